@@ -1,0 +1,200 @@
+"""The `doudi` command: serve, demo, seed, import, export (and the rules commands: assess, params, simulate)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="doudi 兜底 — 社会救助管理系统命令行", no_args_is_help=True, add_completion=False)
+
+DEMO_PASSWORD = "doudi-demo-2026"  # noqa: S105 - printed on purpose: demo logins only
+DEMO_USERS = [
+    ("village", "village_worker", "村（社区）经办人", "village"),
+    ("township", "township_reviewer", "乡镇（街道）审核人", "township"),
+    ("county", "county_approver", "县级审批人", "county"),
+    ("verifier", "county_verifier", "县级核对中心", "county"),
+    ("supervisor", "supervisor", "市/省级监管", "province"),
+    ("admin", "admin", "系统管理员", "province"),
+]
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "doudi.config.settings")
+    import django
+
+    django.setup()
+
+
+def _fail(exc: Any) -> None:
+    """Print a domain error as JSON on stderr and exit 2 (bad input)."""
+    import json
+
+    typer.echo(json.dumps(exc.as_dict(), ensure_ascii=False), err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    typer.echo("数据库已迁移到最新版本")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="gunicorn 工作进程数")] = 2,
+) -> None:
+    """Serve the system with gunicorn (static files by WhiteNoise)."""
+    _django()
+    from gunicorn.app.base import BaseApplication
+
+    from doudi.config.wsgi import application
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("timeout", 120)
+
+        def load(self) -> Any:
+            return application
+
+    typer.echo(f"doudi 已启动： http://{host}:{port}/  （Ctrl+C 停止）")
+    _App().run()
+
+
+@app.command()
+def seed(
+    households: Annotated[int, typer.Option(help="合成家庭户数")] = 20_000,
+    seed_value: Annotated[int, typer.Option("--seed", help="随机种子（相同种子生成相同数据）")] = 2018,
+    batch_size: Annotated[int, typer.Option(help="批量写入的行数")] = 50_000,
+) -> None:
+    """Seed a deterministic synthetic province (townships, villages, households, persons, items)."""
+    _django()
+    from doudi.registry.seed import seed_province
+
+    result = seed_province(households=households, seed=seed_value, batch_size=batch_size,
+                           progress=lambda msg: typer.echo(msg, err=True))
+    typer.echo(result.summary())
+
+
+def _demo_users() -> list[tuple[str, str, str]]:
+    from doudi.core.models import Region, User
+    from doudi.core.scope import system_scope
+    from doudi.core.services import user_create
+
+    village = Region.objects.filter(level="village", path__startswith="/460000000000/469001000000/").order_by(
+        "code").first()
+    if village is None:
+        village = Region.objects.filter(level="village").order_by("code").first()
+    if village is None:
+        raise RuntimeError("no villages: seed the province first")
+    assert village.parent is not None and village.parent.parent is not None
+    regions = {"village": village, "township": village.parent, "county": village.parent.parent,
+               "province": Region.objects.get(code="460000000000")}
+    scope = system_scope()
+    created = []
+    from django.db import transaction
+
+    with transaction.atomic():
+        for username, role, label, level in DEMO_USERS:
+            if not User.objects.filter(username=username).exists():
+                user_create(scope=scope, username=username, password=DEMO_PASSWORD, role=role,
+                            region_code=regions[level].code, full_name=f"演示{label}")
+            created.append((username, label, regions[level].name))
+    return created
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    households: Annotated[int, typer.Option(help="首次运行时生成的合成家庭户数")] = 20_000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="只准备数据，不启动服务")] = False,
+) -> None:
+    """Set up the embedded demo (migrate, seed on first run, demo logins) and serve it."""
+    _django()
+    from django.core.management import call_command
+
+    from doudi.registry.models import Household
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not Household.objects.exists():
+        typer.echo(f"首次运行：正在生成 {households:,} 户合成演示数据……", err=True)
+        from doudi.registry.seed import seed_province
+
+        seed_province(households=households, seed=2018, progress=lambda msg: typer.echo(msg, err=True))
+    users = _demo_users()
+    typer.echo(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
+    for username, label, region in users:
+        typer.echo(f"  {username:<11} {label:<14} {region}")
+    if not no_serve:
+        serve(host="127.0.0.1", port=port, workers=2)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 Excel 文件")],
+    kind: Annotated[str, typer.Option(help="households（家庭及成员）或 regions（乡镇村区划）")] = "households",
+    errors_out: Annotated[Path | None, typer.Option("--errors", help="错误报告输出文件（CSV）")] = None,
+) -> None:
+    """Import households (with members) or regions: all rows or none, with a row-level error report."""
+    _django()
+    from doudi.core.errors import ApplicationError
+    from doudi.core.scope import system_scope
+    from doudi.registry.imports import import_file
+
+    try:
+        report = import_file(scope=system_scope(), path=file, kind=kind)
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    if not report.ok:
+        if errors_out:
+            errors_out.write_bytes(report.error_csv())
+        typer.echo(report.summary(), err=True)
+        raise typer.Exit(2)
+    typer.echo(report.summary())
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="输出文件（.csv 或 .xlsx）")],
+    region: Annotated[str, typer.Option(help="区划代码（导出该区域内的家庭）")] = "460000000000",
+) -> None:
+    """Export households and members of a region to CSV or Excel (formula cells neutralised)."""
+    _django()
+    from doudi.core.errors import ApplicationError
+    from doudi.core.scope import system_scope
+    from doudi.registry.exports import export_households
+
+    try:
+        count = export_households(scope=system_scope(), path=out, region_code=region)
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"已导出 {count} 户到 {out}")
+
+
+try:  # the rules commands (assess, params, simulate) live in the pure rules package
+    from doudi.rules.cli import register as _register_rules
+except ImportError:  # pragma: no cover - only while the rules package is being built
+    _register_rules = None
+if _register_rules is not None:
+    _register_rules(app)
+
+
+def main() -> None:
+    app(prog_name="doudi")
+
+
+if __name__ == "__main__":
+    main()

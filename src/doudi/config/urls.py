@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+from doudi.config.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
+    path("", include("doudi.web.urls")),
+]
