@@ -24,12 +24,22 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = _env_bool("DOUDI_DEBUG", False)
-SECRET_KEY = os.environ.get("DOUDI_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and _env_bool("DOUDI_REQUIRE_SECRET", False):
-        raise RuntimeError("DOUDI_SECRET_KEY must be set in production")
-    # A per-installation key is written by `doudi serve`/`make demo`; this fallback is for tests only.
-    SECRET_KEY = "insecure-dev-only-key-change-me"  # noqa: S105
+def _installation_secret() -> str:
+    """A per-installation key kept in VAR_DIR/secret_key (created on first use, readable by the owner only)."""
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+SECRET_KEY = os.environ.get("DOUDI_SECRET_KEY", "") or _installation_secret()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DOUDI_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DOUDI_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
