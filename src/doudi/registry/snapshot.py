@@ -107,7 +107,7 @@ def _fetch(sql: str, params: list[object], schema: pa.Schema) -> pa.Table:
         return pacsv.read_csv(buffer, convert_options=convert).select(schema.names).cast(schema)
     batches = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params)  # type: ignore[arg-type]
         while rows := cursor.fetchmany(100_000):
             columns = list(zip(*rows, strict=True))
             arrays = [_array(col, field.type) for col, field in zip(columns, schema, strict=True)]
