@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "doudi.core",
     "doudi.registry",
+    "doudi.cases",
     "doudi.web",
 ]
 
