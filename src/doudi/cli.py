@@ -184,12 +184,19 @@ def export(
     typer.echo(f"已导出 {count} 户到 {out}")
 
 
-try:  # the rules commands (assess, params, simulate) live in the pure rules package
-    from doudi.rules.cli import register as _register_rules
-except ImportError:  # pragma: no cover - only while the rules package is being built
-    _register_rules = None
-if _register_rules is not None:
-    _register_rules(app)
+def _register_optional(module: str) -> None:
+    """Add the commands of a pure package (rules: assess/params/simulate; batch: verify) when it provides them."""
+    import importlib
+
+    try:
+        register = importlib.import_module(module).register
+    except (ImportError, AttributeError):  # pragma: no cover - package not built yet
+        return
+    register(app)
+
+
+_register_optional("doudi.rules.cli")
+_register_optional("doudi.batch.cli")
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class Household(models.Model):
 
     class Meta:
         verbose_name = _("家庭（户）")
+        indexes = [models.Index(fields=["region", "id"], name="household_region_keyset")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(registered_poor=True) | Q(poverty_status=PovertyStatus.NOT_POOR),
@@ -56,7 +57,7 @@ class Household(models.Model):
 
 class Person(models.Model):
     id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True)
-    name = models.CharField(_("姓名"), max_length=40, db_index=True)
+    name = models.CharField(_("姓名"), max_length=40)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
     ethnicity = models.CharField(_("民族"), max_length=2, default="01")
@@ -81,6 +82,10 @@ class Person(models.Model):
 
     class Meta:
         verbose_name = _("人员")
+        indexes = [
+            # Prefix search by name (LIKE '王%'): pattern opclass on PostgreSQL, index-only with the id.
+            models.Index(fields=["name"], opclasses=["varchar_pattern_ops"], include=["id"], name="person_name_prefix"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(disability_grade__isnull=True) | Q(disability_grade__gte=1, disability_grade__lte=4),
@@ -110,8 +115,12 @@ class Membership(models.Model):
     class Meta:
         verbose_name = _("家庭成员关系")
         constraints = [
+            # INCLUDE household_id makes "live households of persons named X" an index-only lookup (PostgreSQL).
             models.UniqueConstraint(
-                fields=["person"], condition=Q(end_date__isnull=True), name="membership_one_live_household_per_person"
+                fields=["person"],
+                condition=Q(end_date__isnull=True),
+                include=["household"],
+                name="membership_one_live_household_per_person",
             ),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),

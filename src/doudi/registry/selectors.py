@@ -37,7 +37,12 @@ def households_in_scope(*, scope: Scope) -> QuerySet[Household]:
 def household_search(
     *, scope: Scope, q: str = "", village_code: str = "", after: int | None = None, page_size: int = PAGE_SIZE
 ) -> Page:
-    """Search by person name (any live member), ID number, household number, or village; keyset paging by id."""
+    """Search by person name (prefix, any live member), ID number, household number, or village.
+
+    Keyset paging by id. The page of ids is found first (index-only where possible) and only those rows are
+    loaded with their region and head, so a common name costs one short index scan, not a join per match.
+    An 18-digit query may be an ID number or a full household number: both are matched.
+    """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ApplicationError("invalid", f"每页条数应在1到{MAX_PAGE_SIZE}之间", "page_size")
     qs = households_in_scope(scope=scope)
@@ -45,29 +50,25 @@ def household_search(
     if village_code:
         qs = qs.filter(region_id=village_code)
     if q:
+        live = Membership.objects.filter(end_date__isnull=True)
         if ID_QUERY_RE.match(q):
             from doudi.core import idnumber
 
             number = idnumber.upgrade_15(q) if len(q) == 15 else q.upper()
-            member = Membership.objects.filter(
-                household=OuterRef("pk"), end_date__isnull=True, person__id_number=number
-            )
-            qs = qs.filter(Exists(member))
+            qs = qs.filter(Q(pk__in=live.filter(person__id_number=number).values("household_id")) | Q(number=q))
         elif q.isdigit() and len(q) >= 12:
             qs = qs.filter(number__startswith=q)
         else:
-            member = Membership.objects.filter(
-                household=OuterRef("pk"), end_date__isnull=True, person__name__startswith=q
-            )
-            qs = qs.filter(Exists(member))
+            qs = qs.filter(pk__in=live.filter(person__name__startswith=q).values("household_id"))
     if after is not None:
         qs = qs.filter(pk__gt=after)
-    rows = list(qs.select_related("region", "head").order_by("pk")[: page_size + 1])
-    has_more = len(rows) > page_size
-    rows = rows[:page_size]
+    ids = list(qs.order_by("pk").values_list("pk", flat=True)[: page_size + 1])
+    has_more = len(ids) > page_size
+    ids = ids[:page_size]
+    rows = list(Household.objects.filter(pk__in=ids).select_related("region", "head").order_by("pk")) if ids else []
     return Page(
         items=rows,
-        next_after=rows[-1].pk if has_more else None,
+        next_after=ids[-1] if has_more else None,
         page_size=page_size,
         filters={"q": q, "village_code": village_code},
     )
