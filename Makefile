@@ -35,7 +35,7 @@ test-sqlite: install
 test-pg: install
 	@if DATABASE_URL=$(PG_URL) $(BIN)/python -c "import dj_database_url, psycopg, sys; c = dj_database_url.parse('$(PG_URL)'); psycopg.connect(host=c['HOST'], port=c['PORT'] or 5432, user=c['USER'], dbname=c['NAME'], connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run: $(PG_URL)"; \
-		DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); \
+		DOUDI_DB_TESTS_ONLY=1 DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "ERROR: PostgreSQL at $(PG_URL) is not reachable and CI=true requires it" >&2; exit 1; \
 	else \

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from doudi.batch.cli import register as register_batch_commands
+from doudi.rules.cli import register as register_rules_commands
+
 app = typer.Typer(help="doudi 兜底 — 社会救助管理系统命令行", no_args_is_help=True, add_completion=False)
 
 DEMO_PASSWORD = "doudi-demo-2026"  # noqa: S105 - printed on purpose: demo logins only
@@ -184,19 +187,8 @@ def export(
     typer.echo(f"已导出 {count} 户到 {out}")
 
 
-def _register_optional(module: str) -> None:
-    """Add the commands of a pure package (rules: assess/params/simulate; batch: verify) when it provides them."""
-    import importlib
-
-    try:
-        register = importlib.import_module(module).register
-    except (ImportError, AttributeError):  # pragma: no cover - package not built yet
-        return
-    register(app)
-
-
-_register_optional("doudi.rules.cli")
-_register_optional("doudi.batch.cli")
+register_rules_commands(app)
+register_batch_commands(app)
 
 
 def main() -> None:

@@ -110,3 +110,28 @@ class LoginAttempt(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     client_hash = models.CharField(max_length=64)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only the SHA-256 of the secret is stored: the plain token is shown once, at creation.
+
+    A token acts as its user, with the user's current role and region, so changing or deactivating the user
+    takes effect on the token at once.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens", verbose_name=_("用户"))
+    name = models.CharField(_("名称"), max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API令牌")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"),  # noqa: S106 - a pattern, not a secret
+                name="api_token_hash_is_sha256_hex",
+            ),
+        ]

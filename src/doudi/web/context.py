@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from doudi.core.choices import PERSONAL_DATA_ROLES, REGISTRY_BULK_ROLES
+from doudi.core.choices import PERSONAL_DATA_ROLES, REGISTRY_BULK_ROLES, REGISTRY_WRITE_ROLES
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -18,6 +18,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = [(_("首页"), reverse("web:home"))]
     if user.role in PERSONAL_DATA_ROLES:
         items.append((_("家庭户查询"), reverse("web:household_list")))
+    if user.role in REGISTRY_WRITE_ROLES:
+        items.append((_("新建家庭"), reverse("web:household_new")))
     if user.role in REGISTRY_BULK_ROLES:
         items.append((_("导入导出"), reverse("web:import")))
-    return {"nav_items": items}
+    # The deepest matching entry is the current one (/households/new/ is not also /households/).
+    path = request.path
+    matching = [url for _label, url in items if path == url or (url != "/" and path.startswith(url))]
+    current = max(matching, key=len, default=None)
+    return {"nav_items": [{"label": label, "url": url, "active": url == current} for label, url in items]}

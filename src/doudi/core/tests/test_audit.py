@@ -30,7 +30,8 @@ def test_the_application_cannot_change_or_delete_audit_records(county_scope):
         AuditLog.objects.all().delete()
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after a transactional test would also wipe the migrated regions.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_audit_outside_a_transaction_is_refused(county_scope):
     with pytest.raises(RuntimeError):
         audit_log_create(scope=county_scope, action="create", subject_type="t", subject_id=1)

@@ -22,6 +22,7 @@ that has its own values owns its whole history: a date before its first value is
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -425,9 +426,9 @@ class ParameterSet:
     def list(self) -> list[Parameter]:
         return [self.parameters[p] for p in sorted(self.parameters)]
 
-    def current_values(self, path: str, as_of: dt.date) -> list[tuple[str, str, DatedValue]]:
+    def current_values(self, path: str, as_of: dt.date) -> builtins.list[tuple[str, str, DatedValue]]:
         """(region key, area key, value) in effect at ``as_of`` for every region key of ``path``."""
-        out: list[tuple[str, str, DatedValue]] = []
+        out: builtins.list[tuple[str, str, DatedValue]] = []
         param = self.parameter(path)
         for key, by_area in param.values.items():
             for area, series in by_area.items():
@@ -437,7 +438,7 @@ class ParameterSet:
         return out
 
 
-def load_parameters(dir: str | Path | None = None) -> ParameterSet:  # noqa: A002 - public API name
+def load_parameters(dir: str | Path | None = None) -> ParameterSet:
     """Load every ``*.yaml`` under ``dir`` (default: this package directory)."""
     root = Path(dir) if dir is not None else PARAMETER_DIR
     if dir is None and _DEFAULT_CACHE:

@@ -1,0 +1,662 @@
+"""Other departments' data for household verification (核对): kinds, reading, validation, provenance.
+
+A source file is named after its kind (``vehicles.csv``, ``deposits.parquet``, ``tax.xlsx``) and must hold
+that kind's required columns; more columns are allowed and kept.  Reading never silently drops a row:
+
+* a file that cannot be used at all (unknown kind, missing column, empty, unreadable, two files for one
+  kind) raises :class:`~doudi.batch.errors.BatchInputError` and the run refuses to start;
+* a row that cannot be used is kept aside as a *reject* with its file, row number, reason and column
+  (``invalid_id_number``, ``missing_value``, ``bad_value``, ``duplicate_row``, ``encoding_error``,
+  ``malformed_row``), and the run completes on the other rows.
+
+CSV files may be UTF-8 (with or without BOM), GBK/GB18030, or a mix of both line by line (files
+concatenated from several offices); the encoding found is reported.
+
+Validation is a set of Ibis expressions, so it runs unchanged on DuckDB and on Spark.  Provenance columns
+added to every row: ``_source_file``, ``_source_sha256``, ``_ingested_at`` (UTC, ISO 8601) and
+``_source_row`` (1-based data row: the header is row 0; blank CSV lines are not counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+import pyarrow.parquet as pq
+
+from .engines import ROW_COL, Engine
+from .errors import BatchInputError
+from .idnumber import normalise_id_expr, with_id_check
+
+ColumnType = Literal["id", "str", "money", "decimal", "date", "int", "enum"]
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
+PROVENANCE = ("_source_file", "_source_sha256", "_ingested_at", ROW_COL)
+ENCODING_FLAG = "_encoding_error"
+# Parquet key-value metadata written by ingest_source: marks a validated, canonical source file.
+STAMP_KEY = b"doudi.source"
+STAMP_VERSION = 1
+MONEY = "decimal(18, 2)"
+# At most 15 integer digits so that DECIMAL(18, 2) never overflows (on Spark an overflow is an error).
+_MONEY_RE = r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
+_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_INT_RE = r"^[0-9]{1,9}$"
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("file", pa.string()),
+        ("row", pa.int64()),
+        ("reason", pa.string()),
+        ("column", pa.string()),
+        ("id_number", pa.string()),
+        ("raw_value", pa.string()),
+    ]
+)
+REJECT_REASONS = (
+    "invalid_id_number",
+    "missing_value",
+    "bad_value",
+    "duplicate_row",
+    "encoding_error",
+    "malformed_row",
+    "unknown_household",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    choices: tuple[str, ...] = ()
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    name: str
+    label: str
+    columns: tuple[Column, ...]
+    department: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _kind(name: str, label: str, department: str, *columns: Column) -> SourceKind:
+    return SourceKind(name, label, (Column("id_number", "id"), *columns), department)
+
+
+SOURCE_KINDS: dict[str, SourceKind] = {
+    k.name: k
+    for k in (
+        _kind(
+            "vehicles",
+            "车辆登记",
+            "公安交管",
+            Column("plate", "str"),
+            Column("vehicle_type", "str"),
+            Column("value", "money"),
+        ),
+        _kind(
+            "real_estate",
+            "不动产登记",
+            "自然资源和规划",
+            Column("property_id", "str"),
+            Column("usage", "enum", ("residential", "commercial", "other")),
+            Column("area_m2", "decimal"),
+            Column("value", "money"),
+        ),
+        _kind(
+            "business",
+            "市场主体登记",
+            "市场监督管理",
+            Column("company_id", "str"),
+            Column("role", "str"),
+            Column("registered_capital", "money"),
+            Column("status", "enum", ("active", "closed")),
+        ),
+        _kind(
+            "deposits",
+            "银行存款",
+            "银行",
+            Column("institution", "str"),
+            Column("balance", "money"),
+            Column("as_of", "date"),
+        ),
+        _kind(
+            "securities",
+            "证券",
+            "证券",
+            Column("account", "str"),
+            Column("market_value", "money"),
+            Column("as_of", "date"),
+        ),
+        _kind("pension", "养老金", "社会保险经办", Column("monthly_amount", "money"), Column("as_of", "date")),
+        _kind("housing_fund", "住房公积金", "住房公积金", Column("monthly_amount", "money"), Column("as_of", "date")),
+        _kind("tax", "纳税记录", "税务", Column("annual_income", "money"), Column("year", "int")),
+        _kind("deaths", "死亡（殡葬、户籍注销）", "公安、民政", Column("death_date", "date")),
+    )
+}
+
+
+# --- files ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceFile:
+    kind: str
+    path: Path
+
+    @property
+    def format(self) -> str:
+        return FORMATS[self.path.suffix.lower()]
+
+
+def discover_sources(sources_dir: Path) -> tuple[dict[str, SourceFile], list[str]]:
+    """Map each kind to its file in ``sources_dir``; returns (files, ignored file names).
+
+    Refuses (BatchInputError) a data file for an unknown kind and two files for one kind.  Hidden files,
+    other extensions and the ``*.rejects.*`` files written by :func:`ingest_source` are ignored.
+    """
+    if not sources_dir.is_dir():
+        raise BatchInputError("not_a_directory", "sources must be a directory of <kind>.csv|parquet|xlsx", "sources")
+    found: dict[str, SourceFile] = {}
+    ignored: list[str] = []
+    for path in sorted(sources_dir.iterdir()):
+        if path.name.startswith(".") or path.is_dir():
+            ignored.append(path.name)
+            continue
+        suffix = path.suffix.lower()
+        if suffix not in FORMATS or path.stem.endswith(".rejects"):
+            ignored.append(path.name)
+            continue
+        kind = path.stem
+        if kind not in SOURCE_KINDS:
+            raise BatchInputError(
+                "unknown_source_kind",
+                f"no source kind {kind!r}; file names must be one of {', '.join(SOURCE_KINDS)} "
+                "with the extension .csv, .parquet or .xlsx",
+                f"sources/{path.name}",
+            )
+        if kind in found:
+            raise BatchInputError(
+                "duplicate_source",
+                f"two files for source {kind!r}: {found[kind].path.name} and {path.name}; keep one",
+                f"sources/{path.name}",
+            )
+        found[kind] = SourceFile(kind, path)
+    return found, ignored
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class RawTable:
+    """A file brought into an engine: all its columns plus ``_source_row`` (and the encoding flag for CSV)."""
+
+    table: ir.Table
+    file: str
+    format: str
+    sha256: str
+    encoding: str | None = None
+    load_rejects: list[dict[str, Any]] = field(default_factory=list)
+    rows: int | None = None
+    ingested_kind: str | None = None  # set when the file was written by ingest_source
+    stored_rejects: pa.Table | None = None  # the rejects file written next to it, if any
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes; returns (text, encoding) where encoding is utf-8, gbk or mixed (utf-8+gbk).
+
+    Lines that are neither UTF-8 nor GB18030 are decoded with U+FFFD and their rows rejected later.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    utf8_lines = gbk_lines = 0
+    for line in data.split(b"\n"):
+        try:
+            text = line.decode("utf-8")
+            if not line.isascii():
+                utf8_lines += 1
+        except UnicodeDecodeError:
+            text = line.decode("gb18030", errors="replace")
+            gbk_lines += 1
+        out.append(text)
+    return "\n".join(out), ("mixed(utf-8+gbk)" if utf8_lines else "gbk")
+
+
+def _header(text: str, where: str) -> list[str]:
+    first = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    names = [n.strip().lstrip("\ufeff") for n in first]
+    _check_names(names, where)
+    return names
+
+
+def _check_names(names: list[str], where: str) -> None:
+    if not names or all(n == "" for n in names):
+        raise BatchInputError("empty_file", "the file has no header row", where)
+    blank = [i + 1 for i, n in enumerate(names) if n == ""]
+    if blank:
+        raise BatchInputError("bad_header", f"header cell(s) {blank} are empty", where)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise BatchInputError("bad_header", f"duplicate column name(s) {dupes}", f"{where}:{dupes[0]}")
+
+
+def read_csv_arrow(path: Path, where: str) -> tuple[pa.Table, str, list[dict[str, Any]]]:
+    """Read a CSV file as all-string columns with ``_source_row``; returns (table, encoding, malformed rows)."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise BatchInputError("empty_file", "the file is empty (not even a header row)", where)
+    text, encoding = _decode(data)
+    names = _header(text, where)
+    payload = text.encode("utf-8")
+    bad: list[tuple[int | None, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append((row.number, row.text))
+        return "skip"
+
+    def parse(threads: bool) -> pa.Table:
+        bad.clear()
+        return pv.read_csv(
+            io.BytesIO(payload),
+            read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
+            convert_options=pv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+            parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
+        )
+
+    try:
+        table = parse(True)
+        if bad:  # row numbers of malformed rows are only known when parsing on one thread
+            table = parse(False)
+    except pa.ArrowInvalid as exc:
+        raise BatchInputError("unreadable_file", f"not a readable CSV file: {exc}", where) from None
+    # pyarrow numbers records from the header (= 1); a data row's number is that minus one.
+    skipped = np.array(sorted(int(n) - 1 for n, _ in bad if n is not None), dtype=np.int64)
+    total = table.num_rows + len(bad)
+    rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), skipped) if len(skipped) else None
+    row_col = pa.array(rows if rows is not None else np.arange(1, total + 1, dtype=np.int64))
+    flag = None
+    for name in names:
+        has = pc.fill_null(pc.match_substring(table[name], "\ufffd"), False)
+        flag = has if flag is None else pc.or_(flag, has)
+    table = table.append_column(ROW_COL, row_col).append_column(ENCODING_FLAG, flag)
+    malformed = [
+        {"row": (int(n) - 1) if n is not None else None, "reason": "malformed_row", "raw_value": text[:200]}
+        for n, text in bad
+    ]
+    return table, encoding, malformed
+
+
+def read_excel_arrow(path: Path, where: str) -> pa.Table:
+    """Read the first sheet of an .xlsx file as all-string columns with ``_source_row``."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several unrelated types for a bad file
+        raise BatchInputError("unreadable_file", f"not a readable .xlsx file: {exc}", where) from None
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise BatchInputError("empty_file", "the sheet is empty (not even a header row)", where)
+        names = [("" if v is None else str(v)).strip() for v in header]
+        while names and names[-1] == "":
+            names.pop()
+        _check_names(names, where)
+        columns: list[list[str | None]] = [[] for _ in names]
+        numbers: list[int] = []
+        for n, row in enumerate(rows, start=1):
+            cells = list(row[: len(names)]) + [None] * max(0, len(names) - len(row))
+            if all(v is None or str(v).strip() == "" for v in cells):
+                continue
+            numbers.append(n)
+            for i, v in enumerate(cells):
+                columns[i].append(_excel_text(v))
+    finally:
+        wb.close()
+    arrays: dict[str, pa.Array] = {name: pa.array(col, pa.string()) for name, col in zip(names, columns, strict=True)}
+    arrays[ROW_COL] = pa.array(numbers, pa.int64())
+    return pa.table(arrays)
+
+
+def _excel_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def load_raw(engine: Engine, path: Path, where: str, *, sha256: str | None = None) -> RawTable:
+    """Bring one file (CSV, Excel or Parquet) into ``engine`` without interpreting its values."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise BatchInputError("unsupported_format", "expected a .csv, .parquet or .xlsx file", where)
+    if not path.is_file():
+        raise BatchInputError("file_not_found", f"no such file: {path}", where)
+    if path.stat().st_size == 0:
+        raise BatchInputError("empty_file", "the file is empty (0 bytes)", where)
+    digest = sha256 or file_sha256(path)
+    if fmt == "csv":
+        table, encoding, malformed = read_csv_arrow(path, where)
+        return RawTable(engine.from_arrow(table), path.name, fmt, digest, encoding, malformed, table.num_rows)
+    if fmt == "xlsx":
+        table = read_excel_arrow(path, where)
+        return RawTable(engine.from_arrow(table), path.name, fmt, digest, None, [], table.num_rows)
+    try:
+        meta = pq.read_metadata(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BatchInputError("unreadable_file", f"not a readable Parquet file: {exc}", where) from None
+    stamp = json.loads((meta.metadata or {}).get(STAMP_KEY, b"{}") or b"{}")
+    ingested_kind = stamp.get("kind") if stamp.get("version") == STAMP_VERSION else None
+    stored_rejects = None
+    sidecar = path.with_name(f"{path.stem}.rejects.parquet")
+    if ingested_kind and sidecar.is_file():
+        stored_rejects = pq.read_table(sidecar).cast(REJECT_SCHEMA)
+    return RawTable(
+        engine.read_parquet(path), stamp.get("file", path.name) if ingested_kind else path.name, fmt,
+        stamp.get("sha256", digest) if ingested_kind else digest, stamp.get("encoding") if ingested_kind else None,
+        [], meta.num_rows, ingested_kind, stored_rejects,
+    )  # fmt: skip
+
+
+def require_columns(raw: ir.Table, columns: Iterable[str], where: str) -> None:
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise BatchInputError(
+            "missing_column",
+            f"required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(c for c in raw.columns if not c.startswith('_'))})",
+            f"{where}:{missing[0]}",
+        )
+
+
+# --- validation ------------------------------------------------------------------------------------------
+def _text(raw: ir.Value) -> ir.StringValue:
+    value = raw if raw.type().is_string() else raw.cast("string")
+    return cast(ir.StringValue, cast(ir.StringValue, value).strip().nullif(""))
+
+
+def parse_column(raw: ir.Value, col: Column) -> tuple[ir.Value, ir.BooleanValue, ir.BooleanValue]:
+    """(parsed value, is missing, is bad) for one column; parsed is NULL when missing or bad."""
+    dtype = raw.type()
+    if col.type == "id":
+        text = normalise_id_expr(raw)
+        return text, text.isnull(), ibis.literal(False)
+    if dtype.is_string() or col.type in ("str", "enum"):
+        text = _text(raw)
+        missing = text.isnull()
+        if col.type == "str":
+            return text, missing, ibis.literal(False)
+        if col.type == "enum":
+            low = text.lower()
+            ok = low.isin(list(col.choices))
+            return ibis.ifelse(ok, low, ibis.null("string")), missing, ~missing & ~ok
+        pattern = {"money": _MONEY_RE, "decimal": _MONEY_RE, "date": _DATE_RE, "int": _INT_RE}[col.type]
+        target = {"money": MONEY, "decimal": MONEY, "date": "date", "int": "int64"}[col.type]
+        shaped = text.re_search(pattern).fill_null(False)
+        value = ibis.ifelse(shaped, text, ibis.null("string")).try_cast(target)
+        return value, missing, ~missing & value.isnull()
+    # Typed input (Parquet): cast, never fail the whole query on one value.
+    missing = raw.isnull()
+    if col.type in ("money", "decimal"):
+        if dtype.is_decimal() or dtype.is_integer() or dtype.is_floating():
+            value = raw.try_cast(MONEY)
+            bad = ~missing & (value.isnull() | (value < 0))
+            return ibis.ifelse(bad, ibis.null(MONEY), value), missing, bad
+    elif col.type == "date":
+        if dtype.is_date():
+            return raw, missing, ibis.literal(False)
+        if dtype.is_timestamp():
+            return raw.cast("date"), missing, ibis.literal(False)
+    elif col.type == "int" and dtype.is_integer():
+        return raw.cast("int64"), missing, ibis.literal(False)
+    # Any other type: not what the column needs.
+    return ibis.null(raw.type()), missing, ~missing
+
+
+@dataclass
+class Checked:
+    """Validation results for one source, as lazy expressions."""
+
+    kind: str
+    usable: ir.Table  # rows without value problems (ID checksum and duplicates not checked: see below)
+    valid: ir.Table  # rows without any problem, duplicates removed, with provenance: what ingestion stores
+    rejects: ir.Table  # REJECT_SCHEMA rows
+    trusted: bool = False  # the file was written by ingest_source: values are not checked again
+
+
+Materialise = Callable[[ir.Table], ir.Table]
+
+
+def check_source(
+    kind: SourceKind,
+    raw: RawTable,
+    *,
+    ingested_at: str,
+    where: str,
+    materialise: Materialise | None = None,
+    keep_extra: bool = True,
+) -> Checked:
+    """Validate and normalise a raw source table.
+
+    ``usable`` skips the two checks that cannot change verification results: an ID that matches a (valid)
+    registry ID is itself valid, and every rule aggregates idempotently (distinct counts, latest/maximum
+    values), so exact duplicate rows count once.  ``valid`` and ``rejects`` apply every check.
+
+    ``materialise`` computes the parsed table once (it is read three times); ``keep_extra=False`` drops the
+    columns the rules do not need.  A file written by :func:`ingest_source` is trusted: it was validated when
+    it was stored, so its rows are used as they are and its rejects come from the stored rejects file.
+    """
+    t = raw.table
+    require_columns(t, kind.column_names, where)
+    if raw.ingested_kind == kind.name and _has_canonical_types(kind, t):
+        canonical = t.select(*kind.column_names, ROW_COL)
+        empty = t.filter(ibis.literal(False))
+        rejects = empty.select(
+            source=ibis.literal(kind.name),
+            file=ibis.literal(raw.file),
+            row=empty[ROW_COL].cast("int64"),
+            reason=ibis.null("string"),
+            column=ibis.null("string"),
+            id_number=ibis.null("string"),
+            raw_value=ibis.null("string"),
+        )
+        return Checked(kind.name, canonical if not keep_extra else t, t, rejects, trusted=True)
+    parsed: dict[str, ir.Value] = {}
+    reason_cases: list[tuple[ir.BooleanValue, str, str]] = []
+    if ENCODING_FLAG in t.columns:
+        reason_cases.append((t[ENCODING_FLAG].fill_null(False), "encoding_error", ""))
+    for col in kind.columns:
+        value, missing, bad = parse_column(t[col.name], col)
+        parsed[col.name] = value
+        reason_cases.append((missing, "missing_value", col.name))
+        if col.type != "id":
+            reason_cases.append((bad, "bad_value", col.name))
+    reason = ibis.cases(*[(cond, r) for cond, r, _ in reason_cases], else_=ibis.null("string"))
+    null = ibis.null("string")
+    column = ibis.cases(*[(cond, ibis.literal(c) if c else null) for cond, _, c in reason_cases], else_=null)
+    raw_value = ibis.cases(
+        *[(cond, _text(t[c]) if c and c != "id_number" else null) for cond, _, c in reason_cases], else_=null
+    )
+    internal = ("_reason", "_column", "_raw_id", "_raw_value")
+    typed = t.mutate(**parsed, _reason=reason, _column=column, _raw_id=_text(t["id_number"]), _raw_value=raw_value)
+    if ENCODING_FLAG in typed.columns:
+        typed = typed.drop(ENCODING_FLAG)
+    if not keep_extra:
+        typed = typed.select(*kind.column_names, ROW_COL, *internal)
+    if materialise is not None:
+        typed = materialise(typed)
+    usable = typed.filter(typed._reason.isnull())
+    keys = list(kind.column_names)
+    # Exact duplicates among rows without value problems: find the (few) repeated groups with a hash
+    # aggregate, then mark every row of such a group except the first (a window over all rows is slower).
+    groups = usable.group_by(keys).aggregate(_first=usable[ROW_COL].min(), _n=usable.count())
+    groups = groups.filter(groups._n > 1).select(*keys, "_first")
+    marked = typed.left_join(groups, keys)
+    marked = marked.select(*typed.columns, "_first")
+    checked = with_id_check(marked, "id_number", "_id_ok")
+    is_dup = checked._first.notnull() & (checked[ROW_COL] != checked._first)
+    # Precedence: value problems, then the ID check, then duplicates (so copies of a bad row share its reason).
+    id_bad = checked._reason.isnull() & ~checked._id_ok
+    dup = checked._reason.isnull() & checked._id_ok & is_dup
+    final = checked.mutate(
+        _reason=ibis.cases(
+            (id_bad, ibis.literal("invalid_id_number")), (dup, ibis.literal("duplicate_row")), else_=checked._reason
+        ),
+        _column=ibis.cases((id_bad, ibis.literal("id_number")), (dup, ibis.null("string")), else_=checked._column),
+        _raw_value=ibis.cases((id_bad, checked._raw_id), (dup, ibis.null("string")), else_=checked._raw_value),
+    ).drop("_first", "_id_ok")
+    provenance = {
+        "_source_file": ibis.literal(raw.file),
+        "_source_sha256": ibis.literal(raw.sha256),
+        "_ingested_at": ibis.literal(ingested_at),
+    }
+    provenance = {k: v for k, v in provenance.items() if k not in final.columns}
+    valid = final.filter(final._reason.isnull()).drop(*internal).mutate(**provenance)
+    bad = final.filter(final._reason.notnull())
+    rejects = bad.select(
+        source=ibis.literal(kind.name),
+        file=ibis.literal(raw.file),
+        row=bad[ROW_COL].cast("int64"),
+        reason=bad._reason,
+        column=bad._column,
+        id_number=bad._raw_id,
+        raw_value=bad._raw_value,
+    )
+    return Checked(kind.name, usable.drop(*internal), valid, rejects)
+
+
+_CANONICAL_TYPES = {"id": "string", "str": "string", "enum": "string", "money": MONEY, "decimal": MONEY,
+                    "date": "date", "int": "int64"}  # fmt: skip
+
+
+def _has_canonical_types(kind: SourceKind, t: ir.Table) -> bool:
+    import ibis.expr.datatypes as dt_
+
+    schema = t.schema()
+    for col in kind.columns:
+        want = dt_.dtype(_CANONICAL_TYPES[col.type])
+        have = schema[col.name]
+        if have.copy(nullable=True) != want.copy(nullable=True):
+            return False
+    return ROW_COL in schema
+
+
+def load_rejects_table(kind: str, raw: RawTable) -> pa.Table:
+    """Rows rejected while reading the file (malformed CSV rows), as a REJECT_SCHEMA table."""
+    rows = raw.load_rejects
+    return pa.table(
+        {
+            "source": [kind] * len(rows),
+            "file": [raw.file] * len(rows),
+            "row": [r.get("row") for r in rows],
+            "reason": [r["reason"] for r in rows],
+            "column": [r.get("column") for r in rows],
+            "id_number": [r.get("id_number") for r in rows],
+            "raw_value": [r.get("raw_value") for r in rows],
+        },
+        schema=REJECT_SCHEMA,
+    )
+
+
+# --- ingestion (validated Parquet with provenance) ----------------------------------------------------------
+@dataclass
+class IngestReport:
+    kind: str
+    file: str
+    format: str
+    encoding: str | None
+    sha256: str
+    rows: int
+    stored: int
+    rejected: int
+    rejects_by_reason: dict[str, int]
+    parquet: str
+    rejects_parquet: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def ingest_source(
+    engine: Engine, path: Path, out_dir: Path, *, kind: str | None = None, ingested_at: str | None = None
+) -> IngestReport:
+    """Validate one source file and store it as ``out_dir/<kind>.parquet`` (valid rows, duplicates removed,
+    canonical types, provenance columns) plus ``out_dir/<kind>.rejects.parquet``.
+
+    The stored file is itself a valid source: verification keeps its provenance columns.
+    """
+    kind = kind or path.stem
+    where = f"sources/{path.name}"
+    if kind not in SOURCE_KINDS:
+        raise BatchInputError(
+            "unknown_source_kind", f"no source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}", where
+        )
+    when = ingested_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    raw = load_raw(engine, path, where)
+    checked = check_source(SOURCE_KINDS[kind], raw, ingested_at=when, where=where)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    valid = engine.to_arrow(checked.valid.order_by(ROW_COL))
+    stamp = {"version": STAMP_VERSION, "kind": kind, "file": raw.file, "sha256": raw.sha256,
+             "encoding": raw.encoding, "ingested_at": when}  # fmt: skip
+    valid = valid.replace_schema_metadata({**(valid.schema.metadata or {}), STAMP_KEY: json.dumps(stamp).encode()})
+    target = out_dir / f"{kind}.parquet"
+    tmp = target.with_suffix(".parquet.tmp")
+    pq.write_table(valid, tmp)
+    tmp.replace(target)
+    rejects = engine.to_arrow(checked.rejects.order_by("row")).cast(REJECT_SCHEMA)
+    if raw.stored_rejects is not None:
+        rejects = pa.concat_tables([raw.stored_rejects, rejects])
+    if raw.load_rejects:
+        rejects = pa.concat_tables([rejects, load_rejects_table(kind, raw)]).sort_by("row")
+    rejects_path = out_dir / f"{kind}.rejects.parquet"
+    pq.write_table(rejects, rejects_path)
+    reasons: dict[str, int] = {}
+    for reason in rejects.column("reason").to_pylist():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return IngestReport(
+        kind=kind,
+        file=raw.file,
+        format=raw.format,
+        encoding=raw.encoding,
+        sha256=raw.sha256,
+        rows=(raw.rows or 0) + len(raw.load_rejects),
+        stored=valid.num_rows,
+        rejected=rejects.num_rows,
+        rejects_by_reason=dict(sorted(reasons.items())),
+        parquet=str(target),
+        rejects_parquet=str(rejects_path),
+    )
