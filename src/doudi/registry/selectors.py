@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ ID_QUERY_RE = re.compile(r"^\d{15}$|^\d{17}[\dXx]$")
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Household]
+    items: Sequence[Household]
     next_after: int | None
     page_size: int
     filters: dict[str, Any] = field(default_factory=dict)
@@ -65,12 +66,43 @@ def household_search(
     ids = list(qs.order_by("pk").values_list("pk", flat=True)[: page_size + 1])
     has_more = len(ids) > page_size
     ids = ids[:page_size]
-    rows = list(Household.objects.filter(pk__in=ids).select_related("region", "head").order_by("pk")) if ids else []
+    live_members = Count("memberships", filter=Q(memberships__end_date__isnull=True))
+    rows = (
+        list(
+            Household.objects.filter(pk__in=ids)
+            .select_related("region", "head")
+            .annotate(member_count=live_members)
+            .order_by("pk")
+        )
+        if ids
+        else []
+    )
     return Page(
         items=rows,
         next_after=ids[-1] if has_more else None,
         page_size=page_size,
         filters={"q": q, "village_code": village_code},
+    )
+
+
+def household_get_by_number(*, scope: Scope, number: str, field: str = "household_number") -> Household:
+    """A household in scope by its 18-digit number (village code + sequence)."""
+    number = (number or "").strip()
+    if len(number) != 18 or not number.isdigit():
+        raise ApplicationError("invalid", "户编号应为18位数字", field)
+    household = households_in_scope(scope=scope).select_related("region", "head").filter(number=number).first()
+    if household is None:
+        raise ApplicationError("unknown_household", "户编号不存在或不在您的管辖范围内", field, status=404)
+    return household
+
+
+def live_membership(*, scope: Scope, person_id: int) -> Membership | None:
+    """The person's current membership, if its household is in scope."""
+    scope.require_personal()
+    return (
+        Membership.objects.select_related("household", "household__region")
+        .filter(person_id=person_id, end_date__isnull=True, household__region__path__startswith=scope.region_path)
+        .first()
     )
 
 
@@ -119,6 +151,12 @@ def person_get(*, scope: Scope, person_id: int) -> Person:
     return person
 
 
+def base_counts(scope: Scope) -> dict[str, int]:
+    return Household.objects.filter(region__path__startswith=scope.region_path, status="active").aggregate(
+        households=Count("pk"), registered_poor=Count("pk", filter=Q(registered_poor=True))
+    )
+
+
 def household_counts_by_region(*, scope: Scope) -> list[dict[str, Any]]:
     """Aggregates any role may read (supervisors included): households, registered-poor households and
     live persons per child region of the caller's region, in one grouped query (path segments are 13 chars).
@@ -132,6 +170,11 @@ def household_counts_by_region(*, scope: Scope) -> list[dict[str, Any]]:
         .order_by("child")
     )
     names = dict(Region.objects.filter(parent_id=scope.region_code).values_list("code", "name"))
+    if not names:  # a village-level scope has no children: report the village itself
+        own = base_counts(scope)
+        return [
+            {"region_code": scope.region_code, "region_name": Region.objects.get(code=scope.region_code).name, **own}
+        ]
     return [
         {
             "region_code": row["child"],

@@ -114,19 +114,7 @@ def download(content: bytes, filename: str, fmt: str) -> HttpResponse:
 
 
 def household_by_number(scope: Scope, number: str, field: str) -> Household:
-    """A household in scope by its 18-digit number.
-
-    household_search reads an 18-digit query as an ID number, so the 17-digit prefix is searched (at most ten
-    households share it) and the exact number picked from those.
-    """
-    number = (number or "").strip()
-    if len(number) != 18 or not number.isdigit():
-        raise ApplicationError("invalid", _("户编号应为18位数字"), field)
-    found = selectors.household_search(scope=scope, q=number[:17], page_size=10)
-    for household in found.items:
-        if household.number == number:
-            return household
-    raise ApplicationError("unknown_household", _("户编号不存在或不在您的管辖范围内"), field)
+    return selectors.household_get_by_number(scope=scope, number=number, field=field)
 
 
 # --- login ---------------------------------------------------------------------------------------------------
@@ -251,7 +239,7 @@ def member_add(request: HttpRequest, scope: Scope, household_id: int) -> HttpRes
 def person_edit(request: HttpRequest, scope: Scope, person_id: int) -> HttpResponse:
     person = selectors.person_get(scope=scope, person_id=person_id)
     scope.require_registry_write()
-    membership = services.live_membership_of(person.pk)
+    membership = selectors.live_membership(scope=scope, person_id=person.pk)
     form = forms.PersonForm(request.POST or None, initial=forms.person_initial(person))
 
     def update(data: dict[str, Any]) -> Any:
@@ -269,7 +257,7 @@ def person_edit(request: HttpRequest, scope: Scope, person_id: int) -> HttpRespo
 def person_move(request: HttpRequest, scope: Scope, person_id: int) -> HttpResponse:
     person = selectors.person_get(scope=scope, person_id=person_id)
     scope.require_registry_write()
-    membership = services.live_membership_of(person.pk)
+    membership = selectors.live_membership(scope=scope, person_id=person.pk)
     form = forms.PersonMoveForm(request.POST or None)
 
     def move(data: dict[str, Any]) -> Any:

@@ -137,3 +137,17 @@ def test_supervisors_see_counts_per_child_region(tree, county_scope, users):
     rows = selectors.household_counts_by_region(scope=scope_for(users.supervisor))
     assert rows == [{"region_code": "469001000000", "region_name": "五指山市", "households": 2,
                      "registered_poor": 1}]
+
+
+def test_an_18_digit_query_finds_a_household_by_its_full_number(tree, county_scope):
+    household = make_household(county_scope, tree.village, members=2)
+    page = selectors.household_search(scope=county_scope, q=household.number)
+    assert [h.pk for h in page.items] == [household.pk]
+    assert page.items[0].member_count == 2
+    assert selectors.household_get_by_number(scope=county_scope, number=household.number).pk == household.pk
+
+
+def test_a_village_worker_sees_counts_for_the_own_village(tree, county_scope, users):
+    make_household(county_scope, tree.village, registered_poor=True)
+    rows = selectors.household_counts_by_region(scope=scope_for(users.village_worker))
+    assert rows == [{"region_code": tree.village.code, "region_name": "甲村", "households": 1, "registered_poor": 1}]

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from doudi.core import idnumber
+from doudi.core.dates import age_on
 from doudi.registry.models import AssetItem, ExpenseItem, Household, IncomeItem, Membership, Person
 
 register = template.Library()
@@ -44,11 +45,6 @@ def yuan(value: Any) -> str:
 def mask_id(value: Any) -> str:
     """An ID number masked for lists (the full number is shown on the detail page only)."""
     return idnumber.mask(str(value)) if value else ""
-
-
-def age_on(birth: dt.date, day: dt.date) -> int:
-    """Completed years on `day` (a birthday on 29 February counts from 1 March in common years)."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 @register.filter
