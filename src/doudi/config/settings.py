@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "doudi.core",
     "doudi.registry",
     "doudi.cases",
+    "doudi.payments",
     "doudi.web",
 ]
 
@@ -147,6 +148,7 @@ if _env_bool("DOUDI_HTTPS", False):
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DOUDI_IMPORT_MAX_BYTES = int(os.environ.get("DOUDI_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+DOUDI_IMPORT_MAX_ROWS = int(os.environ.get("DOUDI_IMPORT_MAX_ROWS", "200000"))
 
 # Login throttling: failures per (username, client) inside the window lock further attempts.
 DOUDI_LOGIN_MAX_FAILURES = int(os.environ.get("DOUDI_LOGIN_MAX_FAILURES", "5"))

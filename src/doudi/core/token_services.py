@@ -72,9 +72,7 @@ def api_token_revoke(*, scope: Scope, token_id: int) -> ApiToken:
     Revoking twice is harmless and writes no second audit record.
     """
     # Lock only the token row: the user's region is a nullable join, which PostgreSQL will not lock FOR UPDATE.
-    record = (
-        ApiToken.objects.select_for_update(of=("self",)).select_related("user__region").filter(pk=token_id).first()
-    )
+    record = ApiToken.objects.select_for_update(of=("self",)).select_related("user__region").filter(pk=token_id).first()
     allowed = record is not None and (
         record.user_id == scope.user_id
         or (

@@ -754,7 +754,7 @@ class _Row:
     action: str = ""  # "new_person", "add_member", "unchanged"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     head_key: str
     rows: list[_Row] = field(default_factory=list)

@@ -22,7 +22,6 @@ from doudi.registry.choices import (
 )
 
 
-
 class Household(models.Model):
     number = models.CharField(_("户编号"), max_length=20, unique=True)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("所在村（社区）"))

@@ -144,7 +144,10 @@ def household_detail(*, scope: Scope, household_id: int, as_of: dt.date | None =
 
 def person_get(*, scope: Scope, person_id: int) -> Person:
     scope.require_personal()
-    visible = Membership.objects.filter(person=OuterRef("pk"), household__region__path__startswith=scope.region_path)
+    # Only through a live membership: a region does not keep reading persons who moved away.
+    visible = Membership.objects.filter(
+        person=OuterRef("pk"), end_date__isnull=True, household__region__path__startswith=scope.region_path
+    )
     person = Person.objects.filter(pk=person_id).filter(Exists(visible)).first()
     if person is None:
         raise NotFound("人员不存在或不在您的管辖范围内", "person_id")

@@ -250,8 +250,9 @@ def person_move(
 ) -> Membership:
     """Move a person to another household: the old membership ends, a new one starts; history is kept."""
     current = live_membership_of(person_id)
-    if current is None:
-        raise NotFound("该人员当前不属于任何家庭", "person_id")
+    # Scope first, so that an outsider learns nothing about where a person lives.
+    if current is None or not scope.covers(current.household.region):
+        raise NotFound("人员不存在或不在您的管辖范围内", "person_id")
     if current.household_id == to_household_id:
         raise ApplicationError("same_household", "迁入家庭与当前家庭相同", "to_household_id")
     when = clean_date(date, "date", label="迁移日期")
