@@ -207,7 +207,10 @@ def _load_persons(engine: Engine, path: Path, households: ir.Table) -> tuple[ir.
         _source_row=t[ROW_COL],
     )
     # Staged projections: the ID check and the household look-up are computed once per row.
-    p = with_id_check(p.mutate(_known=p.household_id.isin(households.household_id)), "id_number", "_id_ok")
+    # A left join, not ``isin(subquery)``: Spark plans an IN-subquery inside a projection as a nested-loop join.
+    known = households.select("household_id", _known=ibis.literal(True))
+    p = p.left_join(known, p.household_id == known.household_id).select(*p.columns, _known=known._known)
+    p = with_id_check(p.mutate(_known=p._known.fill_null(False)), "id_number", "_id_ok")
     p = p.mutate(
         _reason=ibis.cases(
             (p.household_id.isnull() | p.id_number.isnull(), ibis.literal("missing_value")),
