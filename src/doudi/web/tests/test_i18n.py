@@ -56,9 +56,12 @@ def test_the_default_language_is_simplified_chinese(client_for):
     assert "家庭户查询" in html
 
 
-def test_a_browser_asking_for_english_gets_the_english_page(client_for):
+def test_a_browser_asking_for_english_still_gets_chinese_until_the_user_chooses_english(client_for):
     client = client_for("county_approver")
     html = client.get(reverse("web:household_list"), headers={"Accept-Language": "en"}).content.decode()
+    assert '<html lang="zh-CN">' in html
+    client.cookies["django_language"] = "en"
+    html = client.get(reverse("web:household_list")).content.decode()
     assert '<html lang="en">' in html
     assert "Household search" in html
     assert "Doudi · Social Assistance Management System" in html
@@ -77,8 +80,12 @@ def test_the_language_switch_sets_english_and_back(client_for):
 def test_the_login_page_and_error_pages_translate(client_for, db):
     from django.test import Client
 
-    assert "Staff login" in Client().get(reverse("web:login"), headers={"Accept-Language": "en"}).content.decode()
-    missing = client_for("county_approver").get("/nowhere/", headers={"Accept-Language": "en"})
+    english = Client()
+    english.cookies["django_language"] = "en"
+    assert "Staff login" in english.get(reverse("web:login")).content.decode()
+    approver = client_for("county_approver")
+    approver.cookies["django_language"] = "en"
+    missing = approver.get("/nowhere/")
     assert "Page or record not found" in missing.content.decode()
 
 
