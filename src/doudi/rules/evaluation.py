@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import duckdb
@@ -150,14 +153,22 @@ def _household_schema_with_as_of() -> ibis.Schema:
     return ibis.schema({**dict(ibis_schema("households").items()), "as_of": "date"})
 
 
-# --- single case: compiled SQL on an in-memory DuckDB --------------------------------------------------
+# --- single case: one compiled SQL statement on an in-memory DuckDB ------------------------------------------
+# Per case, parsing/binding/planning the generated SQL costs far more than running it on a dozen rows, and
+# building + compiling the Ibis expression costs seconds.  So each program's Ibis expression is compiled to ONE
+# DuckDB statement (household row + member and row entities collected as lists of structs), cached in-process
+# and on disk (keyed by the rules source and the Ibis/sqlglot/DuckDB versions; parameters are a joined table,
+# so the SQL does not depend on them), and prepared once per thread.
+ROW_LIST = "_doudi_{entity}"
+CACHE_ENV = "DOUDI_CACHE_DIR"
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    sql: dict[str, str]
-    columns: dict[str, tuple[str, ...]]
+    sql: str
+    entities: tuple[str, ...]  # entities other than household whose rows come back as a list column
 
 
-_COMPILED: dict[str, _Compiled] = {}
 _COMPILE_LOCK = threading.Lock()
 _LOCAL = threading.local()
 
@@ -166,44 +177,130 @@ def _traced(program: Program, entity: Entity) -> list[Variable]:
     return [v for v in program.variables.values() if v.entity == entity and v.parameter is None]
 
 
-def _compile(program: Program) -> _Compiled:
-    with _COMPILE_LOCK:
-        if program.name in _COMPILED:
-            return _COMPILED[program.name]
-        tables = {name: ibis.table(ibis_schema(name), name=name) for name in TABLE_NAMES}
-        tables["households"] = ibis.table(_household_schema_with_as_of(), name="households")
-        params = ibis.table(_param_schema(program), name=_params_name(program))
-        builder = Builder(program, tables, params)
-        sql: dict[str, str] = {}
-        columns: dict[str, tuple[str, ...]] = {}
-        for entity in ENTITIES:
-            names = [v.name for v in _traced(program, entity)]
-            if entity == "household":
-                expr = builder.household_table(names)
-            elif entity == "member":
-                expr = builder.member_table(names)
-            else:
-                if not names:
-                    continue
-                expr = builder.entity_table(entity, names, ["row_id"])
-            sql[entity] = str(ibis.to_sql(expr, dialect="duckdb"))
-            columns[entity] = tuple(names)
-        compiled = _Compiled(sql, columns)
-        _COMPILED[program.name] = compiled
-        return compiled
-
-
 def _params_name(program: Program) -> str:
     return f"params_{program.name}"
 
 
+def _case_builder(program: Program, tables: Mapping[str, ir.Table], params: ir.Table) -> Builder:
+    return Builder(program, tables, params)
+
+
+def _entity_expressions(program: Program, builder: Builder) -> dict[str, ir.Table]:
+    """Per entity, the table of its traced variables (household: one row per household)."""
+    exprs: dict[str, ir.Table] = {}
+    for entity in ENTITIES:
+        names = [v.name for v in _traced(program, entity)]
+        if entity == "household":
+            exprs[entity] = builder.household_table(names)
+        elif entity == "member":
+            exprs[entity] = builder.member_table(names)
+        elif names:
+            exprs[entity] = builder.entity_table(entity, names, ["household_id", "row_id"])
+    return exprs
+
+
+def _case_expression(program: Program) -> tuple[ir.Table, tuple[str, ...]]:
+    """The single-case expression over unbound tables named like the inputs: the household row with each
+    other entity's rows collected into a list-of-structs column."""
+    tables = {name: ibis.table(ibis_schema(name), name=name) for name in TABLE_NAMES}
+    tables["households"] = ibis.table(_household_schema_with_as_of(), name="households")
+    params = ibis.table(_param_schema(program), name=_params_name(program))
+    exprs = _entity_expressions(program, _case_builder(program, tables, params))
+    out = exprs["household"]
+    entities: list[str] = []
+    for entity, table in exprs.items():
+        if entity == "household":
+            continue
+        fields = {c: table[c] for c in table.columns if c != "household_id"}
+        column = ROW_LIST.format(entity=entity)
+        grouped = table.group_by(table.household_id.name("_g")).aggregate(**{column: ibis.struct(fields).collect()})
+        out = out.left_join(grouped, out.household_id == grouped._g).drop("_g")
+        entities.append(entity)
+    return out, tuple(entities)
+
+
+def _source_digest() -> str:
+    """Digest of what the generated SQL depends on: the rules code (not the parameter values) and the
+    versions of the SQL generators and of DuckDB."""
+    import sqlglot
+
+    h = hashlib.sha256()
+    h.update(f"{RULES_VERSION}|{ibis.__version__}|{sqlglot.__version__}|{duckdb.__version__}".encode())
+    root = Path(__file__).parent
+    for file in sorted(root.rglob("*.py")):
+        if "tests" in file.relative_to(root).parts:
+            continue
+        h.update(file.relative_to(root).as_posix().encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def cache_dir() -> Path:
+    """``$DOUDI_CACHE_DIR`` or ``~/.cache/doudi`` (``$XDG_CACHE_HOME`` respected)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "doudi"
+
+
+def _cache_file(program: Program) -> Path:
+    return cache_dir() / "rules-sql" / f"{program.name}-{_source_digest()}.json"
+
+
+def _read_cache(file: Path) -> _Compiled | None:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return _Compiled(sql=data["sql"], entities=tuple(data["entities"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(file: Path, compiled: _Compiled) -> None:
+    # A cache that cannot be written (read-only home, no permissions) only costs the next process a compile.
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"sql": compiled.sql, "entities": list(compiled.entities)}), encoding="utf-8")
+        tmp.replace(file)
+    except OSError:
+        pass
+
+
+def compile_program(program: Program) -> _Compiled:
+    """The program's single-case SQL, compiled from its Ibis expression (never written by hand)."""
+    expr, entities = _case_expression(program)
+    return _Compiled(sql=str(ibis.to_sql(expr, dialect="duckdb")), entities=entities)
+
+
+_COMPILED: dict[str, _Compiled] = {}
+
+
+def _compile(program: Program) -> _Compiled:
+    compiled = _COMPILED.get(program.name)
+    if compiled is not None:
+        return compiled
+    with _COMPILE_LOCK:
+        if program.name not in _COMPILED:
+            file = _cache_file(program)
+            compiled = _read_cache(file)
+            if compiled is None:
+                compiled = compile_program(program)
+                _write_cache(file, compiled)
+            _COMPILED[program.name] = compiled
+        return _COMPILED[program.name]
+
+
 class _CaseRunner:
-    """Per-thread DuckDB connection with the input tables as temp tables and each program's queries
-    prepared once (parsing and planning the generated SQL is most of the cost of one case)."""
+    """Per-thread DuckDB connection with the input tables as temp tables and each program's statement
+    prepared once."""
 
     def __init__(self) -> None:
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads = 1")
+        # DuckDB re-plans the prepared statement on every EXECUTE; on a dozen rows its optimizer costs more
+        # than it saves (optimizers preserve results; tests/test_fast_path.py checks against the Ibis path).
+        self.con.execute("PRAGMA disable_optimizer")
         self.tables: set[str] = set()
         self.prepared: set[str] = set()
 
@@ -214,22 +311,21 @@ class _CaseRunner:
             self.con.unregister("_doudi_src")
             self.tables.add(name)
 
-    def run(self, program: Program, compiled: _Compiled, tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    def run(self, program: Program, compiled: _Compiled, tables: Mapping[str, pa.Table]) -> dict[str, Any]:
         for name, table in tables.items():
             self._create(name, table.schema)
         if program.name not in self.prepared:
-            for entity, sql in compiled.sql.items():
-                self.con.execute(f"PREPARE q_{program.name}_{entity} AS {sql}")
+            self.con.execute(f"PREPARE q_{program.name} AS {compiled.sql}")
             self.prepared.add(program.name)
         for name, table in tables.items():
             self.con.execute(f'DELETE FROM "{name}"')  # noqa: S608 - our own table names
             self.con.register("_doudi_src", table)
             self.con.execute(f'INSERT INTO "{name}" SELECT * FROM _doudi_src')  # noqa: S608
             self.con.unregister("_doudi_src")
-        return {
-            entity: self.con.sql(f"EXECUTE q_{program.name}_{entity}").to_arrow_table()
-            for entity in compiled.sql
-        }
+        rows = self.con.sql(f"EXECUTE q_{program.name}").to_arrow_table().to_pylist()
+        if len(rows) != 1:
+            raise RuntimeError(f"expected one household row, got {len(rows)}")
+        return cast(dict[str, Any], rows[0])
 
 
 def _runner() -> _CaseRunner:
@@ -240,20 +336,41 @@ def _runner() -> _CaseRunner:
     return runner
 
 
-def evaluate(program: str, case: Mapping[str, Any], parameters: ParameterSet | None = None) -> Determination:
-    """Evaluate one case (see docs/rules.md for the input contract)."""
+def _prepare(
+    program: str, case: Mapping[str, Any], parameters: ParameterSet | None
+) -> tuple[Program, CaseContext, ParameterSet, dict[str, ParameterValue], dict[str, pa.Table]]:
     prog = get_program(program)
     params = parameters or load_parameters()
     ctx, tables = case_to_tables(prog, case)
     if ctx.overrides:
         params = params.with_overrides(ctx.overrides)
     param_table, resolved = resolve_parameters(prog, params, [(ctx.region_code, ctx.area)], ctx.as_of)
-    used = resolved[(ctx.region_code, ctx.area)]
     households = tables["households"].append_column("as_of", pa.array([ctx.as_of], pa.date32()))
-    compiled = _compile(prog)
     inputs = {**tables, "households": households, _params_name(prog): param_table}
-    results = _runner().run(prog, compiled, inputs)
-    return _determination(prog, ctx, params, used, compiled, results)
+    return prog, ctx, params, resolved[(ctx.region_code, ctx.area)], inputs
+
+
+def evaluate(program: str, case: Mapping[str, Any], parameters: ParameterSet | None = None) -> Determination:
+    """Evaluate one case (see docs/rules.md for the input contract)."""
+    prog, ctx, params, used, inputs = _prepare(program, case, parameters)
+    compiled = _compile(prog)
+    row = _runner().run(prog, compiled, inputs)
+    results: dict[str, list[dict[str, Any]]] = {"household": [row]}
+    for entity in compiled.entities:
+        results[entity] = row.pop(ROW_LIST.format(entity=entity)) or []
+    return _determination(prog, ctx, params, used, results)
+
+
+def evaluate_uncached(program: str, case: Mapping[str, Any], parameters: ParameterSet | None = None) -> Determination:
+    """:func:`evaluate` without any compiled-SQL cache: the Ibis expressions are built over the case's tables
+    and executed per entity through Ibis's DuckDB backend.  Slow; the reference the fast path is tested
+    against."""
+    prog, ctx, params, used, inputs = _prepare(program, case, parameters)
+    con = ibis.duckdb.connect()
+    tables = {name: ibis.memtable(inputs[name]) for name in TABLE_NAMES}
+    builder = _case_builder(prog, tables, ibis.memtable(inputs[_params_name(prog)]))
+    results = {entity: con.to_pyarrow(expr).to_pylist() for entity, expr in _entity_expressions(prog, builder).items()}
+    return _determination(prog, ctx, params, used, results)
 
 
 def _determination(
@@ -261,13 +378,14 @@ def _determination(
     ctx: CaseContext,
     params: ParameterSet,
     used: Mapping[str, ParameterValue],
-    compiled: _Compiled,
-    results: Mapping[str, pa.Table],
+    results: Mapping[str, list[dict[str, Any]]],
 ) -> Determination:
-    household = results["household"].to_pylist()
+    household = results["household"]
     if len(household) != 1:
         raise RuntimeError(f"expected one household row, got {len(household)}")
     row = household[0]
+    by_member = {r["member_id"]: r for r in results.get("member", [])}
+    by_row = {e: sorted(results.get(e, []), key=lambda r: r["row_id"]) for e in ROW_ENTITIES}
     trace: list[TraceEntry] = []
     for var in prog.variables.values():
         if var.parameter is not None:
@@ -277,15 +395,11 @@ def _determination(
         if var.entity == "household":
             value: Any = row[var.name]
         elif var.entity == "member":
-            by_member = {r["member_id"]: r[var.name] for r in results["member"].to_pylist()}
-            value = {m: by_member.get(m) for m in ctx.member_ids}
+            value = {m: by_member[m][var.name] if m in by_member else None for m in ctx.member_ids}
         else:
-            rows = sorted(results[var.entity].to_pylist(), key=lambda r: r["row_id"])
-            value = [r[var.name] for r in rows]
+            value = [r[var.name] for r in by_row[var.entity]]
         trace.append(TraceEntry(var.name, var.label, var.entity, var.kind, value, var.reference))
-    summary: dict[str, Any] = {
-        k: row.get(v) if v not in used else used[v].value for k, v in prog.summary.items()
-    }
+    summary: dict[str, Any] = {k: row.get(v) if v not in used else used[v].value for k, v in prog.summary.items()}
     return Determination(
         program=prog.name,
         as_of=ctx.as_of,
@@ -301,9 +415,7 @@ def _determination(
         standard=summary.get("standard"),
         outputs={name: used[name].value if name in used else row[name] for name in prog.outputs},
         trace=tuple(trace),
-        parameters_used=tuple(
-            used[v.name] for v in prog.parameter_variables()
-        ),
+        parameters_used=tuple(used[v.name] for v in prog.parameter_variables()),
         rules_version=rules_version(params),
     )
 
