@@ -187,6 +187,33 @@ def export(
     typer.echo(f"已导出 {count} 户到 {out}")
 
 
+@app.command()
+def payroll(
+    county: Annotated[str, typer.Option(help="县级区划代码（12位）")],
+    month: Annotated[str, typer.Option(help="发放月份 YYYY-MM")],
+    program: Annotated[str, typer.Option(help="救助项目")] = "dibao",
+) -> None:
+    """Generate (or bring up to date) a county's monthly payroll; rerunning changes nothing."""
+    _django()
+    import json
+
+    from doudi.core.errors import ApplicationError
+    from doudi.core.scope import system_scope
+    from doudi.payments.selectors import payroll_differences
+    from doudi.payments.services import payroll_generate
+
+    scope = system_scope()
+    try:
+        result = payroll_generate(scope=scope, county_code=county, program=program, month=month)
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    pending = payroll_differences(scope=scope, payroll_id=result.pk).count()
+    typer.echo(json.dumps({"payroll": result.pk, "status": result.status, "lines": result.line_count,
+                           "total_amount": str(result.total_amount), "pending_differences": pending},
+                          ensure_ascii=False))
+
+
 register_rules_commands(app)
 register_batch_commands(app)
 
