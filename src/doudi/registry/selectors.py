@@ -56,7 +56,10 @@ def household_search(
             from doudi.core import idnumber
 
             number = idnumber.upgrade_15(q) if len(q) == 15 else q.upper()
-            qs = qs.filter(Q(pk__in=live.filter(person__id_number=number).values("household_id")) | Q(number=q))
+            # Two unique-index lookups resolved first: an OR across a semi-join defeats both indexes.
+            candidates = list(live.filter(person__id_number=number).values_list("household_id", flat=True))
+            candidates += Household.objects.filter(number=q).values_list("pk", flat=True)
+            qs = qs.filter(pk__in=candidates)
         elif q.isdigit() and len(q) >= 12:
             qs = qs.filter(number__startswith=q)
         else:
