@@ -429,6 +429,43 @@ API_TOKENS = (
     ),
 )
 
+ADMIN = frozenset({str(Role.ADMIN)})
+
+
+def policy_value(c: Ctx) -> dict[str, Any]:
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    return {
+        "region_code": "469001000000",
+        "area": "urban",
+        "effective_from": tomorrow,
+        "value": "800",
+        "reference": "矩阵测试文件",
+    }
+
+
+def policy_future_change(c: Ctx) -> dict[str, Any]:
+    # Created directly (no audit row), so the matrix's before/after comparison sees only the request's own writes.
+    from doudi.policy.models import ParameterValueChange
+
+    change = ParameterValueChange.objects.create(
+        path="dibao.standard",
+        region_code="469001",
+        area="urban",
+        effective_from=dt.date.today() + dt.timedelta(days=30),
+        value="800",
+        reference="矩阵测试文件",
+        created_by_name="matrix",
+    )
+    return {"change_id": change.pk}
+
+
+def policy_import_csv(c: Ctx) -> dict[str, Any]:
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    header = "参数路径,区划代码,城乡,生效日期,取值,法规依据,原因"
+    text = f"{header}\ndibao.standard,469001000000,urban,{tomorrow},800,矩阵测试文件,\n"
+    return {"file": SimpleUploadedFile("policy.csv", text.encode("utf-8"), content_type="text/csv")}
+
+
 MATRIX: dict[str, Row] = {
     # -- framework and public URLs
     "set_language": Row(
@@ -794,6 +831,38 @@ MATRIX: dict[str, Row] = {
         writes=True,
         needs=("doudi.registry.exports",),
         note="the form offers the role's region and its direct children; deeper codes are refused (422)",
+    ),
+    # Policy parameters are public: every role reads them; only administrators change them.
+    "policy:parameter_list": Row("page", (Call("GET"),), needs=("doudi.policy.views",)),
+    "policy:parameter_detail": Row(
+        "page", (Call("GET", kwargs=lambda c: {"path": "dibao.standard"}),), needs=("doudi.policy.views",)
+    ),
+    "policy:value_add": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: {"path": "dibao.standard"}),
+            Call("POST", kwargs=lambda c: {"path": "dibao.standard"}, data=policy_value, encoding="form"),
+        ),
+        roles=ADMIN,
+        ok=s(200, 302),
+        writes=True,
+        needs=("doudi.policy.views",),
+    ),
+    "policy:value_withdraw": Row(
+        "page",
+        (Call("POST", kwargs=policy_future_change, encoding="form"),),
+        roles=ADMIN,
+        ok=s(302),
+        writes=True,
+        needs=("doudi.policy.views",),
+    ),
+    "policy:parameter_import": Row(
+        "page",
+        (Call("GET"), Call("POST", data=policy_import_csv, encoding="form")),
+        roles=ADMIN,
+        ok=s(200, 302),
+        writes=True,
+        needs=("doudi.policy.views",),
     ),
 }
 

@@ -626,9 +626,10 @@ def temporary_assistance_tier(
     """Who must approve a temporary-assistance amount: township up to the ceiling, county above it, 一事一议 for
     major hardship. Thresholds are multiples of the local monthly urban dibao standard (operator defaults in the
     workflow config; Hainan's own figures are unconfirmed, rules-cn §4.1)."""
-    from doudi.rules import RulesInputError, load_parameters
+    from doudi.policy.selectors import current_parameter_set
+    from doudi.rules import RulesInputError
 
-    params = load_parameters()
+    params = current_parameter_set()  # the YAML values with operators' dated changes
 
     def multiple(path: str, key: str, default: str) -> Decimal:
         # The rules parameters win; the workflow config is the fallback for a rules package without them.
@@ -837,6 +838,7 @@ def determination_create(*, scope: Scope, app: Application, as_of: dt.date, stri
 
     Programs the rules package does not have yet are stored with rules_available = False, and staff amounts apply.
     """
+    from doudi.policy.selectors import current_parameter_set
     from doudi.rules import PROGRAMS, RulesInputError, evaluate
 
     rules_program = RULES_PROGRAM.get(app.program, app.program)
@@ -857,7 +859,7 @@ def determination_create(*, scope: Scope, app: Application, as_of: dt.date, stri
         eligible, amount = None, None
     else:
         try:
-            det = evaluate(rules_program, case)
+            det = evaluate(rules_program, case, current_parameter_set())
         except RulesInputError as exc:
             if strict:
                 raise ApplicationError(

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "doudi.registry",
     "doudi.cases",
     "doudi.payments",
+    "doudi.policy",
     "doudi.web",
 ]
 

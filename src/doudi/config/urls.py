@@ -5,5 +5,6 @@ from doudi.config.api import api
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
+    path("policy/", include("doudi.policy.urls")),
     path("", include("doudi.web.urls")),
 ]

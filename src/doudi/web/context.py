@@ -22,6 +22,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append((_("新建家庭"), reverse("web:household_new")))
     if user.role in REGISTRY_BULK_ROLES:
         items.append((_("导入导出"), reverse("web:import")))
+    items.append((_("政策参数"), reverse("policy:parameter_list")))  # policy is public information: every role
     # The deepest matching entry is the current one (/households/new/ is not also /households/).
     path = request.path
     matching = [url for _label, url in items if path == url or (url != "/" and path.startswith(url))]
