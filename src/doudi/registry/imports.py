@@ -842,25 +842,7 @@ class _HouseholdImport:
         except idnumber.IdNumberError as exc:
             bad = True
             self.error(row, "head_id_number", v.get("head_id_number", ""), f"户主身份证号：{exc.message}")
-        person_data = {
-            key: _aliased(key, v[key])
-            for key in (
-                "id_number",
-                "name",
-                "sex",
-                "birth_date",
-                "ethnicity",
-                "phone",
-                "labour_capacity",
-                "disability_category",
-                "disability_grade",
-                "disability_cert_no",
-                "serious_illness",
-                "student",
-                "left_behind",
-            )
-            if key in v
-        }
+        person_data = {key: _aliased(key, v[key]) for key in PERSON_FIELDS if key in v}
         person: dict[str, Any] = {}
         try:
             person = clean_person(person_data, address_known=self.address_known, today=self.today)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from django.utils import translation
 
 from doudi.core import idnumber
 from doudi.core.errors import ApplicationError
@@ -60,15 +63,28 @@ def clean_choice(value: Any, field: str, choices: Any, *, label: str, blank: boo
     text = str(value if value is not None else "").strip()
     if blank and text == "":
         return ""
-    valid = {str(v) for v in choices.values} if hasattr(choices, "values") else set(choices)
-    if text in valid:
+    if not hasattr(choices, "values"):
+        if text in set(choices):
+            return text
+        raise _fail(field, f"{label}“{text}”不是有效取值")
+    codes, by_label = _choice_maps(choices, translation.get_language() or "")
+    if text in codes:
         return text
-    # accept the Chinese label as well as the code (imports use labels)
-    if hasattr(choices, "choices"):
-        for code, display in choices.choices:
-            if text == str(display):
-                return str(code)
+    # accept the label as well as the code (imports use the Chinese labels)
+    if text in by_label:
+        return by_label[text]
     raise _fail(field, f"{label}“{text}”不是有效取值")
+
+
+@functools.cache
+def _choice_maps(choices: Any, language: str) -> tuple[frozenset[str], dict[str, str]]:
+    """Codes and label → code of a choices class, built once per class and active language (labels are lazy
+    translations, so the language is part of the key)."""
+    codes = frozenset(str(v) for v in choices.values)
+    by_label: dict[str, str] = {}
+    for code, display in choices.choices:
+        by_label.setdefault(str(display), str(code))
+    return codes, by_label
 
 
 def clean_bool(value: Any, field: str, *, label: str) -> bool:
