@@ -6,5 +6,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("policy/", include("doudi.policy.urls")),
+    path("cases/", include("doudi.cases.urls")),
+    path("payments/", include("doudi.payments.urls")),
     path("", include("doudi.web.urls")),
 ]

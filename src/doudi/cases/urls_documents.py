@@ -1,0 +1,5 @@
+"""Case URLs: documents (see cases/urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Case URLs: followup (see cases/urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

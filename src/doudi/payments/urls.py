@@ -1,0 +1,6 @@
+"""Payroll pages under /payments/."""
+
+from django.urls import URLPattern
+
+app_name = "payments"
+urlpatterns: list[URLPattern] = []
