@@ -116,6 +116,18 @@ def _today(today: dt.date | None) -> dt.date:
     return today or timezone.localdate()
 
 
+def _acting_date(step: CaseStep, on: dt.date) -> dt.date:
+    """The date a step is done on. Offices enter paper records after the fact, so it may be earlier than today, but
+    never before the step opened nor in the future: the step history stays in order."""
+    if on > timezone.localdate():
+        raise ApplicationError("invalid_date", "办理日期不能晚于今天", "acted_on")
+    if step.opened_on is not None and on < step.opened_on:
+        raise ApplicationError(
+            "invalid_date", f"办理日期不能早于本环节开始日期（{step.opened_on.isoformat()}）", "acted_on"
+        )
+    return on
+
+
 def _text(value: object, field: str, label: str, *, required: bool = True, max_length: int = 2000) -> str:
     text = str(value or "").strip()
     if required and not text:
@@ -744,6 +756,7 @@ def step_complete(
     on = _today(today)
     app = _application_for_write(scope, application_id, version)
     step = _step_for_action(app, scope, step_code)
+    _acting_date(step, on)
     data: dict[str, Any] = dict(payload or {})
     comment = _text(comment, "comment", "意见", required=False)
     for guard in step.guards:
@@ -776,6 +789,7 @@ def step_skip(
     app = _application_for_write(scope, application_id, version)
     # Whether an optional step is needed is the township's or county's call on the case.
     step = _step_for_action(app, scope, step_code, extra_roles=CASE_OPEN_ROLES)
+    _acting_date(step, on)
     if not step.optional:
         raise ApplicationError("step_required", f"“{step.name}”是必经环节，不能跳过", "step_code")
     reason = _text(reason, "reason", "跳过原因", max_length=MAX_REASON)
@@ -802,6 +816,7 @@ def application_refuse(
     on = _today(today)
     app = _application_for_write(scope, application_id, version)
     step = _step_for_action(app, scope, step_code)
+    _acting_date(step, on)
     if not step.refusable:
         raise ApplicationError("not_refusable", f"“{step.name}”环节不能作出不予批准决定", "step_code")
     cleaned = _reasons(reasons)

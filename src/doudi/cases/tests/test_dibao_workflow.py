@@ -526,3 +526,18 @@ def test_an_active_discovery_case_records_its_source(actors, household):
     app = intake(actors, household, scope=actors.tr, discovered_by="active_discovery")
     assert app.discovered_by == "active_discovery" and app.intake_level == "township"
     assert Application.objects.filter(discovered_by="active_discovery").count() == 1
+
+
+def test_a_step_may_be_entered_after_the_fact_but_not_before_it_opened_nor_in_the_future(actors, household):
+    app = intake(actors, household)
+    # Back-entry of a paper record: the acceptance, done on the day the case was received, entered years later
+    complete(actors.tr, app, "acceptance", D0)
+    with pytest.raises(ApplicationError) as early:
+        complete(actors.tr, app, "investigation", D0 - dt.timedelta(days=1))
+    assert early.value.code == "invalid_date" and early.value.field == "acted_on"
+    assert "2021-09-01" in early.value.message
+    with pytest.raises(ApplicationError) as future:
+        complete(actors.tr, app, "investigation", dt.date.today() + dt.timedelta(days=1))
+    assert future.value.code == "invalid_date" and future.value.field == "acted_on"
+    app.refresh_from_db()
+    assert app.current_step == "investigation"
