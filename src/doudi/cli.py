@@ -214,6 +214,68 @@ def payroll(
                           ensure_ascii=False))
 
 
+integrity_app = typer.Typer(help="比对核查（人情保、关系保等问题线索）", no_args_is_help=True)
+app.add_typer(integrity_app, name="integrity")
+
+
+@integrity_app.command("run")
+def integrity_run_command(
+    county: Annotated[str | None, typer.Option(help="只核查该县（12位区划代码）；不填为全省")] = None,
+    check: Annotated[list[str] | None, typer.Option("--check", help="只运行指定核查项目（可重复）")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="核查基准日 YYYY-MM-DD（默认今天）")] = None,
+) -> None:
+    """Run the integrity checks; prints a JSON summary (new findings by check, open findings in scope)."""
+    _django()
+    import datetime as dt
+    import json
+
+    from doudi.core.errors import ApplicationError
+    from doudi.integrity.selectors import finding_counts
+    from doudi.integrity.services import integrity_run, operator_scope
+
+    try:
+        today = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        _fail(ApplicationError("invalid_option", "--as-of 应为 YYYY-MM-DD", "--as-of"))
+        return
+    try:
+        scope = operator_scope(region_code=county)
+        run = integrity_run(scope=scope, checks=check or None, today=today)
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    counts = finding_counts(scope=scope)
+    summary = {
+        "run": run.pk,
+        "region": scope.region_code,
+        "as_of": run.as_of.isoformat(),
+        "checks": run.checks,
+        "new_findings": run.counts,
+        "new_total": sum(run.counts.values()),
+        "open_findings": {code: by.get("open", 0) + by.get("assigned", 0) for code, by in counts.items()},
+    }
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@integrity_app.command("import-staff")
+def integrity_import_staff(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="经办人员和村干部名单（CSV 或 Excel）")],
+) -> None:
+    """Import the assistance-staff and village-cadre list: all rows or none (exit 2 naming the row and column)."""
+    _django()
+    import json
+
+    from doudi.core.errors import ApplicationError
+    from doudi.integrity.services import operator_scope, staff_import_file
+
+    try:
+        result = staff_import_file(scope=operator_scope(), path=file)
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+
+
 register_rules_commands(app)
 register_batch_commands(app)
 
