@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	$(BIN)/doudi rules compile
 
 demo: install
 	$(BIN)/doudi demo --port $(PORT)

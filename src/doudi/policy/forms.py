@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from doudi.web.forms import ServiceForm
+from doudi.web.forms import DateInput, ServiceForm, set_choices
 
 AREA_CHOICES = [("", _("不分城乡")), ("urban", _("城市")), ("rural", _("农村"))]
 
@@ -34,3 +36,37 @@ class ParameterImportForm(ServiceForm):
 
 class WithdrawForm(ServiceForm):
     reason = forms.CharField(label=_("撤回原因"), required=False, max_length=500)
+
+
+class SimulationForm(ServiceForm):
+    """One what-if change to a parameter; the selector validates it (the choices only shape the page)."""
+
+    marked = frozenset({"path", "mode", "amount"})
+    path = forms.ChoiceField(label=_("调整的参数"), required=False)
+    mode = forms.ChoiceField(label=_("调整方式"), required=False)
+    amount = forms.CharField(
+        label=_("数值"), max_length=40, required=False, help_text=_("百分比填 5 表示 5%；金额单位为元")
+    )
+    regions = forms.MultipleChoiceField(
+        label=_("适用区域"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text=_("不选则适用于您管辖的全部区域；可多选"),
+    )
+    effective_from = forms.CharField(
+        label=_("生效日期"), required=False, widget=DateInput, help_text=_("YYYY-MM-DD，按该日的在册家庭测算")
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        parameters: list[tuple[str, str]],
+        regions: list[tuple[str, str]],
+        modes: dict[str, Any],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        set_choices(self, "path", [(p, f"{d}（{p}）") for p, d in parameters])
+        set_choices(self, "mode", list(modes.items()))
+        set_choices(self, "regions", regions)
+        self.fields["amount"].widget.attrs.update(inputmode="decimal")

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,7 +15,7 @@ from doudi.core.choices import Role
 from doudi.core.errors import PermissionDenied
 from doudi.core.scope import Scope
 from doudi.policy import selectors, services
-from doudi.policy.forms import ParameterImportForm, ParameterValueForm, WithdrawForm
+from doudi.policy.forms import ParameterImportForm, ParameterValueForm, SimulationForm, WithdrawForm
 from doudi.web.views import attempt, form_status, page, scoped
 
 
@@ -27,7 +28,12 @@ def _require_admin(scope: Scope) -> None:
 @require_http_methods(["GET"])
 def parameter_list(request: HttpRequest, scope: Scope) -> HttpResponse:
     rows = selectors.parameter_rows(scope)
-    return page(request, scope, "policy/parameter_list.html", {"rows": rows, "is_admin": scope.role == Role.ADMIN})
+    context = {
+        "rows": rows,
+        "is_admin": scope.role == Role.ADMIN,
+        "can_simulate": scope.role in selectors.SIMULATION_ROLES,
+    }
+    return page(request, scope, "policy/parameter_list.html", context)
 
 
 @scoped
@@ -90,3 +96,20 @@ def parameter_import(request: HttpRequest, scope: Scope) -> HttpResponse:
     status = 422 if result is not None else form_status(form)
     context = {"form": form, "result": result, "columns": services.IMPORT_COLUMNS}
     return page(request, scope, "policy/import.html", context, status=status)
+
+
+@scoped
+@require_http_methods(["GET", "POST"])
+def simulate(request: HttpRequest, scope: Scope) -> HttpResponse:
+    """政策模拟: GET shows the form, POST runs the simulation on the caseload in scope (aggregates only)."""
+    selectors.require_simulation_role(scope)
+    form = SimulationForm(
+        request.POST if request.method == "POST" else None,
+        initial={"path": "dibao.standard", "mode": "pct_up", "effective_from": timezone.localdate().isoformat()},
+        parameters=selectors.simulation_parameters(),
+        regions=selectors.simulation_region_choices(scope),
+        modes=selectors.SIMULATION_MODES,
+    )
+    result = attempt(form, lambda data: selectors.policy_simulate(scope=scope, **data))
+    context = {"form": form, "result": result}
+    return page(request, scope, "policy/simulate.html", context, status=form_status(form))

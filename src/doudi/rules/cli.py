@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -40,6 +42,33 @@ def _parse_date(value: str | None, field: str) -> dt.date | None:
         _fail("rules_input_error", f"must be a date YYYY-MM-DD, got {value!r}", field)
 
 
+class _NoPandas:
+    """A meta-path finder that makes ``import pandas`` fail (see :func:`_without_pandas`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not used by doudi assess")
+
+
+@contextlib.contextmanager
+def _without_pandas() -> Iterator[None]:
+    """Keep pandas out of a one-shot process that never uses it.
+
+    pyarrow imports pandas (~0.4 s of a ~1.5 s `doudi assess`) the first time it converts Python values, only
+    to ask whether they are a pandas object; with pandas unimportable during the call it answers "no" at once
+    (and remembers it for the rest of this process, which is why only the one-shot command does this).
+    """
+    if "pandas" in sys.modules:
+        yield
+        return
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def assess(
     program: Annotated[str, typer.Argument(help="dibao, tekun, temporary, disability or funeral")],
     input: Annotated[str, typer.Option("--input", "-i", help="case JSON file, or - for stdin")],
@@ -56,7 +85,8 @@ def assess(
     except json.JSONDecodeError as exc:
         _fail("invalid_json", f"not valid JSON: {exc}", "input")
     try:
-        determination = evaluate(program, case)
+        with _without_pandas():
+            determination = evaluate(program, case)
     except RulesInputError as exc:
         _fail(exc.code, exc.message, exc.field)
     typer.echo(json.dumps(determination.to_json(), ensure_ascii=False, indent=2))
@@ -135,11 +165,9 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Apply parameter changes to a caseload and report cost and households gaining/losing, by region."""
-    import pyarrow as pa
-
-    from .evaluation import evaluate_caseload
     from .parameters import Change, load_parameters
     from .programs import get_program
+    from .simulation import simulate_caseload
 
     from_date = _parse_date(from_, "from")
     when = _parse_date(as_of, "as_of") or from_date or dt.date.today()
@@ -150,13 +178,11 @@ def simulate(
         changes = [Change.parse(spec, region_list, from_date) for spec in set_]
         reform_params = base_params.with_changes(changes)
         tables = _read_caseload(caseload)
-        base = evaluate_caseload(prog.name, tables, when, parameters=base_params)
-        reform = evaluate_caseload(prog.name, tables, when, parameters=reform_params)
+        result = simulate_caseload(prog.name, tables, when, base_params, reform_params)
     except RulesInputError as exc:
         _fail(exc.code, exc.message, exc.field)
-    assert isinstance(base, pa.Table) and isinstance(reform, pa.Table)
-    report = simulation_report(base, reform, prog.eligible, prog.amount)
-    report.update(as_of=when.isoformat(), changes=set_, regions=region_list, program=prog.name)
+    report = result.to_json()
+    report.update(changes=set_, regions=region_list)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -170,49 +196,30 @@ def simulate(
         )
 
 
-def simulation_report(base: pa.Table, reform: pa.Table, eligible: str, amount: str) -> dict[str, Any]:
-    """Monthly cost and winners/losers, in total and by region (amounts as decimal strings)."""
-    import duckdb
+def rules_compile(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="where to write (default: the package's compiled/ directory)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="recompile even if the files are current")] = False,
+) -> None:
+    """Compile every program's SQL ahead of time, so that `doudi assess` never compiles (run by make install)."""
+    from .evaluation import PACKAGED_DIR, compile_all
 
-    from .parameters import format_decimal
-
-    con = duckdb.connect(":memory:")
-    con.register("base", base.select(["household_id", "region_code", eligible, amount]))
-    con.register("reform", reform.select(["household_id", eligible, amount]))
-    query = f"""
-        SELECT b.region_code,
-               count(*) AS households,
-               sum(b."{amount}") AS baseline_cost,
-               sum(r."{amount}") AS reform_cost,
-               count(*) FILTER (WHERE r."{amount}" > b."{amount}") AS gaining,
-               count(*) FILTER (WHERE r."{amount}" < b."{amount}") AS losing,
-               count(*) FILTER (WHERE r."{eligible}" AND NOT b."{eligible}") AS newly_eligible,
-               count(*) FILTER (WHERE b."{eligible}" AND NOT r."{eligible}") AS no_longer_eligible
-        FROM base b JOIN reform r USING (household_id)
-        GROUP BY GROUPING SETS ((b.region_code), ())
-        ORDER BY b.region_code NULLS LAST
-    """  # noqa: S608 - column names are program variable names, not user input
-    rows = con.sql(query).to_arrow_table().to_pylist()
-    out = []
-    for row in rows:
-        baseline = row["baseline_cost"] or Decimal(0)
-        reform_cost = row["reform_cost"] or Decimal(0)
-        out.append(
-            {
-                **row,
-                "baseline_cost": format_decimal(baseline),
-                "reform_cost": format_decimal(reform_cost),
-                "change": format_decimal(reform_cost - baseline),
-            }
-        )
-    return {"by_region": [r for r in out if r["region_code"] is not None],
-            "total": next(r for r in out if r["region_code"] is None)}
+    try:
+        written = compile_all(directory, force=force)
+    except OSError as exc:
+        _fail("compile_unwritable", str(exc), "dir")
+    where = directory or PACKAGED_DIR
+    typer.echo(f"{len(written)} compiled SQL file(s) written to {where}" if written else f"up to date: {where}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``assess``, ``params list`` and ``simulate`` to the main ``doudi`` command."""
+    """Add ``assess``, ``params list``, ``simulate`` and ``rules compile`` to the main ``doudi`` command."""
     app.command("assess")(assess)
     params_app = typer.Typer(help="Rule parameters (dated, region-keyed values).", no_args_is_help=True)
     params_app.command("list")(params_list)
     app.add_typer(params_app, name="params")
     app.command("simulate")(simulate)
+    rules_app = typer.Typer(help="The rules engine's compiled SQL.", no_args_is_help=True)
+    rules_app.command("compile")(rules_compile)
+    app.add_typer(rules_app, name="rules")

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -219,19 +219,32 @@ def _case_expression(program: Program) -> tuple[ir.Table, tuple[str, ...]]:
     return out, tuple(entities)
 
 
+_CODE_DIGEST: list[str] = []
+
+
+def _code_digest() -> str:
+    """Digest of the rules package's Python files (read once per process)."""
+    if not _CODE_DIGEST:
+        h = hashlib.sha256()
+        root = Path(__file__).parent
+        for file in sorted(root.rglob("*.py")):
+            if "tests" in file.relative_to(root).parts:
+                continue
+            h.update(file.relative_to(root).as_posix().encode())
+            h.update(file.read_bytes())
+        _CODE_DIGEST.append(h.hexdigest())
+    return _CODE_DIGEST[0]
+
+
 def _source_digest() -> str:
     """Digest of what the generated SQL depends on: the rules code (not the parameter values) and the
     versions of the SQL generators and of DuckDB."""
-    import sqlglot
+    from importlib.metadata import version
 
     h = hashlib.sha256()
-    h.update(f"{RULES_VERSION}|{ibis.__version__}|{sqlglot.__version__}|{duckdb.__version__}".encode())
-    root = Path(__file__).parent
-    for file in sorted(root.rglob("*.py")):
-        if "tests" in file.relative_to(root).parts:
-            continue
-        h.update(file.relative_to(root).as_posix().encode())
-        h.update(file.read_bytes())
+    # Package metadata, not `import sqlglot`: a process that finds its SQL cached never imports the compiler.
+    h.update(f"{RULES_VERSION}|{ibis.__version__}|{version('sqlglot')}|{duckdb.__version__}".encode())
+    h.update(_code_digest().encode())
     return h.hexdigest()[:20]
 
 
@@ -244,8 +257,18 @@ def cache_dir() -> Path:
     return Path(base) / "doudi"
 
 
-def _cache_file(program: Program) -> Path:
-    return cache_dir() / "rules-sql" / f"{program.name}-{_source_digest()}.json"
+# SQL compiled ahead of time by `doudi rules compile` (run by `make install`), shipped inside the package: a
+# process with an empty user cache reads it instead of compiling (the file name carries the same digest).
+PACKAGED_DIR = Path(__file__).parent / "compiled"
+
+
+def _cache_name(program: Program, kind: str) -> str:
+    suffix = "" if kind == "case" else f"-{kind}"
+    return f"{program.name}{suffix}-{_source_digest()}.json"
+
+
+def _cache_file(program: Program, kind: str = "case") -> Path:
+    return cache_dir() / "rules-sql" / _cache_name(program, kind)
 
 
 def _read_cache(file: Path) -> _Compiled | None:
@@ -273,22 +296,75 @@ def compile_program(program: Program) -> _Compiled:
     return _Compiled(sql=str(ibis.to_sql(expr, dialect="duckdb")), entities=entities)
 
 
-_COMPILED: dict[str, _Compiled] = {}
+def _caseload_expression(program: Program) -> ir.Table:
+    """The caseload expression over unbound tables named like the inputs (``households`` with an ``as_of``
+    column, ``params_<program>``): one row per household with every household-level trace column."""
+    tables = {name: ibis.table(ibis_schema(name), name=name) for name in TABLE_NAMES}
+    tables["households"] = ibis.table(_household_schema_with_as_of(), name="households")
+    params = ibis.table(_param_schema(program), name=_params_name(program))
+    builder = Builder(program, tables, params)
+    return builder.household_table(caseload_columns(program.name), keep=("region_code", "area"))
 
 
-def _compile(program: Program) -> _Compiled:
-    compiled = _COMPILED.get(program.name)
+def compile_caseload(program: Program) -> _Compiled:
+    """The program's caseload SQL (DuckDB), compiled from the same Ibis expression as
+    :func:`evaluate_caseload`; it depends on neither the data nor the parameter values."""
+    return _Compiled(sql=str(ibis.to_sql(_caseload_expression(program), dialect="duckdb")), entities=())
+
+
+_COMPILED: dict[tuple[str, str], _Compiled] = {}
+KINDS = ("case", "caseload")
+
+
+def _compiler(kind: str) -> Callable[[Program], _Compiled]:
+    return compile_program if kind == "case" else compile_caseload
+
+
+def _compile(program: Program, kind: str = "case") -> _Compiled:
+    """The compiled SQL of ``kind`` (``case`` or ``caseload``), from memory, the disk cache or compiled now."""
+    key = (program.name, kind)
+    compiled = _COMPILED.get(key)
     if compiled is not None:
         return compiled
     with _COMPILE_LOCK:
-        if program.name not in _COMPILED:
-            file = _cache_file(program)
-            compiled = _read_cache(file)
+        if key not in _COMPILED:
+            file = _cache_file(program, kind)
+            compiled = _read_cache(file) or _read_cache(PACKAGED_DIR / file.name)
             if compiled is None:
-                compiled = compile_program(program)
+                compiled = _compiler(kind)(program)
                 _write_cache(file, compiled)
-            _COMPILED[program.name] = compiled
-        return _COMPILED[program.name]
+            _COMPILED[key] = compiled
+        return _COMPILED[key]
+
+
+def compile_all(directory: Path | None = None, force: bool = False) -> list[Path]:
+    """Compile every program's single-case and caseload SQL into ``directory`` (default: the package's
+    ``compiled/``), removing files of other digests there; returns the files written (``doudi rules compile``)."""
+    from .programs import PROGRAMS
+
+    target = directory or PACKAGED_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    wanted: set[str] = set()
+    for program in PROGRAMS.values():
+        for kind in KINDS:
+            file = target / _cache_name(program, kind)
+            wanted.add(file.name)
+            if force or _read_cache(file) is None:
+                compiled = _compiler(kind)(program)
+                file.write_text(json.dumps({"sql": compiled.sql, "entities": list(compiled.entities)}), "utf-8")
+                written.append(file)
+    for stale in target.glob("*.json"):
+        if stale.name not in wanted:
+            stale.unlink()
+    return written
+
+
+def caseload_sql(program: str) -> str:
+    """The cached caseload statement of ``program`` (see :func:`compile_caseload`).  It reads the tables
+    ``households`` (plus an ``as_of`` DATE column), ``members``, ``incomes``, ``expenses``, ``assets`` and
+    ``params_<program>`` (see :func:`resolve_parameters`)."""
+    return _compile(get_program(program), "caseload").sql
 
 
 class _CaseRunner:
@@ -482,6 +558,27 @@ def caseload_columns(program: str) -> list[str]:
     return [v.name for v in prog.household_variables() if not v.dtype.startswith("list")]
 
 
+def _check_keys(keys: Iterable[tuple[str, str]]) -> None:
+    for region, area in keys:
+        validate_region(region, "households.region_code")
+        if area not in ("urban", "rural"):
+            raise RulesInputError("households.area", f"must be urban or rural, got {area!r}")
+
+
+def caseload_connection(program: Program, arrow: Mapping[str, pa.Table], as_of: dt.date) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with normalised input tables under the names :func:`caseload_sql`
+    reads (``households`` gets the ``as_of`` column); the caller registers ``params_<program>``."""
+    con = duckdb.connect(":memory:")
+    con.register("_doudi_households", arrow["households"])
+    con.execute(
+        f"CREATE TEMP VIEW households AS SELECT *, DATE '{as_of.isoformat()}' AS as_of FROM _doudi_households"  # noqa: S608
+    )
+    for name in TABLE_NAMES:
+        if name != "households":
+            con.register(name, arrow[name])
+    return con
+
+
 def evaluate_caseload(
     program: str,
     tables: Mapping[str, ir.Table | pa.Table],
@@ -511,13 +608,23 @@ def evaluate_caseload(
         raise RulesInputError("tables", "pass either all pyarrow tables or all Ibis tables")
 
     if arrow_input:
-        con = _backend(backend)
         arrow = {
             name: _normalise_arrow(name, tables[name]) if name in tables else arrow_schema(name).empty_table()
             for name in TABLE_NAMES
         }
         keys_table = arrow["households"].select(list(PARAM_KEYS)).group_by(list(PARAM_KEYS)).aggregate([])
         keys = list(zip(keys_table["region_code"].to_pylist(), keys_table["area"].to_pylist(), strict=True))
+        if backend is None or backend == "duckdb":
+            # The cached caseload statement: compiled from the same expression, without building it again.
+            _check_keys(keys)
+            param_table, _ = resolve_parameters(prog, params, keys, as_of)
+            con = caseload_connection(prog, arrow, as_of)
+            try:
+                con.register(_params_name(prog), param_table)
+                return con.sql(f"SELECT * FROM ({caseload_sql(prog.name)}) q").to_arrow_table()  # noqa: S608
+            finally:
+                con.close()
+        con = _backend(backend)
         bound = {name: _bind(con, name, t) for name, t in arrow.items()}
     else:
         first = next(iter(tables.values()))
@@ -534,10 +641,7 @@ def evaluate_caseload(
         keys_arrow = bound["households"].select(*PARAM_KEYS).distinct().to_pyarrow()
         keys = list(zip(keys_arrow["region_code"].to_pylist(), keys_arrow["area"].to_pylist(), strict=True))
 
-    for region, area in keys:
-        validate_region(region, "households.region_code")
-        if area not in ("urban", "rural"):
-            raise RulesInputError("households.area", f"must be urban or rural, got {area!r}")
+    _check_keys(keys)
     param_table, _ = resolve_parameters(prog, params, keys, as_of)
     households = bound["households"].mutate(as_of=ibis.literal(as_of, type="date"))
     builder = Builder(prog, {**bound, "households": households}, _bind(con, "params", param_table))

@@ -364,6 +364,8 @@ def _apply_change(param: Parameter, change: Change, value: ParamValueType) -> Pa
     places = {"money": MONEY_PLACES, "rate": RATE_PLACES, "int": 0}[param.type]
     # Simulated values are rounded half-up to the parameter's precision (0.01 yuan for money).
     new = new.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if new < 0:
+        raise RulesInputError("set", f"{change.path}: the changed value would be negative ({new})")
     if param.type == "int":
         return int(new)
     return new

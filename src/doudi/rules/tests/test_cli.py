@@ -107,3 +107,39 @@ def test_simulate_reports_cost_and_winners_by_region(app, tmp_path: Path):
 def test_simulate_bad_change_exits_2(app, tmp_path: Path):
     result = runner().invoke(app, ["simulate", "--caseload", str(tmp_path), "--set", "dibao.nope=+1"])
     assert result.exit_code == 2
+
+
+def test_rules_compile_writes_every_program_and_is_then_up_to_date(app, tmp_path: Path):
+    first = runner().invoke(app, ["rules", "compile", "--dir", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    files = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert len(files) == 10 and any(name.startswith("dibao-caseload-") for name in files)
+    again = runner().invoke(app, ["rules", "compile", "--dir", str(tmp_path)])
+    assert again.exit_code == 0 and "up to date" in again.stdout
+
+
+def test_assess_in_a_fresh_process_gives_the_same_answer_without_importing_pandas(tmp_path: Path):
+    import subprocess
+    import sys
+
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(CASE), encoding="utf-8")
+    script = (
+        "import sys, json, typer\n"
+        "from typer.testing import CliRunner\n"
+        "from doudi.rules.cli import register\n"
+        "app = typer.Typer()\n"
+        "app.callback()(lambda: None)\n"
+        "register(app)\n"
+        f"result = CliRunner().invoke(app, ['assess', 'dibao', '--input', {str(case)!r}])\n"
+        "print(json.dumps({'code': result.exit_code, 'out': result.stdout, 'pandas': 'pandas' in sys.modules}))\n"
+    )
+    src = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(src)}
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0 and report["pandas"] is False
+    from doudi.rules import evaluate
+
+    assert json.loads(report["out"]) == json.loads(json.dumps(evaluate("dibao", CASE).to_json()))

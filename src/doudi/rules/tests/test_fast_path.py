@@ -72,6 +72,7 @@ def test_invalid_input_is_rejected_before_any_sql_runs():
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(ev.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(ev, "_COMPILED", {})
+    monkeypatch.setattr(ev, "PACKAGED_DIR", tmp_path / "packaged")  # no SQL shipped with the package
     return tmp_path
 
 
@@ -130,3 +131,21 @@ def test_the_libyaml_loader_parses_every_yaml_file_like_the_pure_python_one():
     for file in files:
         text = file.read_text(encoding="utf-8")
         assert repr(load_yaml(text)) == repr(yaml.load(text, Loader=Pure)), file
+
+
+def test_sql_compiled_ahead_of_time_is_read_when_the_user_cache_is_empty(cache: Path, monkeypatch):
+    # given `doudi rules compile` wrote the package's SQL
+    written = ev.compile_all(cache / "packaged")
+    assert {f.name.split("-")[0] for f in written} == set(PROGRAMS)
+    assert any("-caseload-" in f.name for f in written)
+    # then a process with an empty user cache reads it instead of compiling
+    monkeypatch.setattr(ev, "compile_program", lambda p: pytest.fail("compiled although shipped"))
+    assert (
+        ev._compile(PROGRAMS["dibao"]).sql
+        == json.loads((cache / "packaged" / ev._cache_file(PROGRAMS["dibao"]).name).read_text(encoding="utf-8"))["sql"]
+    )
+    # and a second run leaves current files alone and removes files of another digest
+    stale = cache / "packaged" / "dibao-0000.json"
+    stale.write_text("{}", encoding="utf-8")
+    assert ev.compile_all(cache / "packaged") == []
+    assert not stale.exists()
