@@ -11,6 +11,12 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _private_var_dir(settings: Any, tmp_path: Any) -> None:
+    """Files the system keeps (bank-file batches, …) go to a directory of the test's own."""
+    settings.VAR_DIR = tmp_path / "var"
+
+
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
 
 

@@ -6,11 +6,19 @@ How it works
   from fixture objects), which roles may use it, and whether the target record's region matters.
 * `test_every_url_pattern_is_in_the_access_matrix` walks the URLconf (ninja's API routes included) and FAILS when
   a URL has no row, so a new page or endpoint cannot ship without saying who may use it. Add a row to `MATRIX`.
-* `test_access_matrix[<url>-<role>]` makes each call as each role against three households: one in village A
-  (甲村), one in village B (乙村, same township) and one in the other county (外县村). The expected status
-  follows from the row: 403 when the role may not use the URL at all, 404 when the record is outside the role's
-  region, otherwise the row's success codes. Every denied or out-of-region write must leave the database exactly
-  as it was (all registry rows, tokens, regions and the audit log are compared).
+* `test_access_matrix[<url>-<role>]` makes each call as each role against records in three villages: village A
+  (甲村), village B (乙村, same township) and the other county's village (外县村). The expected status
+  follows from the row: 403 when the role (or, for one call, `Call.roles`) may not use the URL at all, 404 when
+  the record is outside the role's region, otherwise the row's success codes. Every denied or out-of-region write
+  must leave the database exactly as it was (every row of every table of the project's apps is compared: registry,
+  cases, payments, policy, tokens, users, the audit log …), so must any write answered with an error (4xx), and an
+  allowed write marked `must_change` must change it (the call was well-formed).
+* The world: registry households (A1, A2, B1, O1, O2) and, in each village, dibao cases driven through the case
+  services to the step each action needs (acceptance, verification, democratic review, publicity with and without
+  an objection, county approval, a decided case with its recipient, recheck and a member whose death can be
+  recorded); each county's spot-check draw and payrolls in every state (draft, approved with pending differences,
+  approved, exported, reconciled with a corrected account). It is built once for the module inside a transaction
+  rolled back at the end; every test and every role runs in a savepoint within it.
 * Every response body (pages, JSON, CSV downloads, error pages) is searched for names, ID numbers and region
   names from outside the role's region, and every `<option value="…12 digits…">` must be a region in scope, so
   counts, search results, exports and dropdowns cannot leak either.
@@ -24,27 +32,46 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import importlib
 import io
+import itertools
 import json
 import re
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.http import urlencode
 
+from doudi.cases import services as case_services
+from doudi.cases.models import (
+    Application,
+    Objection,
+    Publicity,
+    Recheck,
+    Recipient,
+    SpotCheckBatch,
+)
 from doudi.core import token_services
 from doudi.core.choices import PERSONAL_DATA_ROLES, REGISTRY_BULK_ROLES, REGISTRY_WRITE_ROLES, Role
-from doudi.core.models import ApiToken, AuditLog, Region, User
+from doudi.core.models import ApiToken, Region, User
 from doudi.core.scope import Scope, scope_for
+from doudi.payments import services as payment_services
+from doudi.payments.models import Payroll, PayrollDifference, PayrollLine
 from doudi.registry import services
-from doudi.registry.models import AssetItem, ExpenseItem, Household, IncomeItem, Membership, Person
-from doudi.testing.fixtures import make_user, new_id
+from doudi.registry.models import Household, IncomeItem, Membership, Person
+from doudi.testing.fixtures import Tree, Users, ensure_base_data, make_user, new_id
 
 ROLES = (
     "village_worker",
@@ -61,10 +88,13 @@ BULK = frozenset(str(r) for r in REGISTRY_BULK_ROLES)
 ANY = None  # any authenticated role
 
 
+# Seven users and two peers; PBKDF2 at production strength would cost seconds.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
-    # Seven users and two peers per test; PBKDF2 at production strength would cost seconds per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 # --- the world: households in and out of each role's region ---------------------------------------------------
@@ -76,7 +106,7 @@ class HouseholdFixture:
     head: Person
     member: Person  # a non-head member
     membership: Membership  # the member's live membership
-    income: IncomeItem
+    income: IncomeItem | None
     names: tuple[str, ...]
     id_numbers: tuple[str, ...]
 
@@ -85,8 +115,14 @@ class HouseholdFixture:
 class World:
     tree: Any
     users: Any
-    households: dict[str, HouseholdFixture]  # A1, A2 (village A), B1 (village B), O1, O2 (other county)
+    # A1, A2 (village A), B1 (village B), O1, O2 (other county), and the case households ("A-accept", …)
+    households: dict[str, HouseholdFixture]
     peers: dict[str, User]  # token owners: a village worker in village A and one in the other county
+    cases: dict[str, CaseFixture] = field(default_factory=dict)  # A, B (the two villages of county 469001), O
+    var_dir: Path | None = None  # settings.VAR_DIR while the world was built (kept bank files)
+    extra_regions: list[Region] = field(default_factory=list)  # a second township of county 469001 and its village
+    apps: list[Application] = field(default_factory=list)  # every case of the world
+    recipients: list[Recipient] = field(default_factory=list)
 
     def user(self, role: str) -> User:
         return getattr(self.users, role)
@@ -105,11 +141,16 @@ class World:
         """A second household the role may write to: the destination of moves."""
         return self.households["A2" if self.covers(role, self.tree.village) else "O2"]
 
-    def outside(self, role: str) -> list[HouseholdFixture]:
-        return [h for h in self.households.values() if not self.covers(role, h.household.region)]
+    def outside(self, role: str, probe: bool = False) -> list[HouseholdFixture]:
+        """Households outside the role's region (probe: the registry ones and one case household per village,
+        enough to search for; the leak check looks for all of them in every answer)."""
+        return [h for h in self._some(probe) if not self.covers(role, h.household.region)]
 
-    def inside(self, role: str) -> list[HouseholdFixture]:
-        return [h for h in self.households.values() if self.covers(role, h.household.region)]
+    def inside(self, role: str, probe: bool = False) -> list[HouseholdFixture]:
+        return [h for h in self._some(probe) if self.covers(role, h.household.region)]
+
+    def _some(self, probe: bool) -> list[HouseholdFixture]:
+        return [h for label, h in self.households.items() if not probe or "-" not in label or "decided" in label]
 
     def foreign_region_names(self, role: str) -> list[str]:
         """Names of test regions neither in the role's region nor above it (those may appear in breadcrumbs)."""
@@ -123,13 +164,20 @@ class World:
             self.tree.other_county,
             self.tree.other_township,
             self.tree.other_village,
+            *self.extra_regions,
         ]
         return [r.name for r in regions if not r.path.startswith(own.path) and not own.path.startswith(r.path)]
 
 
-def _household(scope: Scope, village: Region, tag: str, address_code: str) -> HouseholdFixture:
+def _household(
+    scope: Scope, village: Region, tag: str, address_code: str, income: str | None = "1500.00", poor: bool = False
+) -> HouseholdFixture:
+    """A household of two (head and daughter); `poor`: a 建档立卡 household whose seriously ill daughter is an
+    active-discovery candidate."""
     household = services.household_create(
-        scope=scope, region_code=village.code, data={"address": f"{tag}号院", "hukou_type": "rural"}
+        scope=scope,
+        region_code=village.code,
+        data={"address": f"{tag}号院", "hukou_type": "rural", "registered_poor": poor},
     )
     head_id, member_id = (
         new_id(dt.date(1970, 3, 1), address=address_code),
@@ -147,29 +195,365 @@ def _household(scope: Scope, village: Region, tag: str, address_code: str) -> Ho
         household_id=household.pk,
         relation="30",
         start_date="2020-01-01",
-        data={"id_number": member_id, "name": f"{tag}之女"},
+        data={"id_number": member_id, "name": f"{tag}之女", **({"serious_illness": True} if poor else {})},
     )
-    income = services.item_add(
-        scope=scope,
-        household_id=household.pk,
-        kind_group="income",
-        data={"kind": "wage", "monthly_amount": "1500.00", "start_date": "2024-01-01"},
-    )
+    item = None
+    if income is not None:  # case households have none: the dibao rules find them eligible
+        item = services.item_add(
+            scope=scope,
+            household_id=household.pk,
+            kind_group="income",
+            data={"kind": "wage", "monthly_amount": income, "start_date": "2024-01-01"},
+        )
+        assert isinstance(item, IncomeItem)
     household.refresh_from_db()
-    assert isinstance(income, IncomeItem)
     return HouseholdFixture(
         household=household,
         head=Person.objects.get(id_number=head_id),
         member=membership.person,
         membership=membership,
-        income=income,
+        income=item,
         names=(f"{tag}户主", f"{tag}之女"),
         id_numbers=(head_id, member_id),
     )
 
 
-@pytest.fixture
-def world(tree, users) -> World:
+# --- the world, part 2: cases and payrolls in each village and county --------------------------------------------
+
+CASE_DAY = dt.date(2021, 9, 1)  # a Wednesday under the 2021 rules; every case is long overdue by now
+DIBAO_DOCS = {
+    "application_form": True,
+    "id_card": True,
+    "hukou_book": True,
+    "income_proof": True,
+    "authorisation": True,
+}
+MONTHS = {  # the payrolls of each county, one per state a payroll action needs
+    "draft": "2026-01",  # → approve
+    "differences": "2026-02",  # approved before the county's decisions; regenerated since → pending differences
+    "approved": "2026-03",  # approved, no bank file yet → bank files
+    "exported": "2026-04",  # bank file sent, awaiting the return file → return import
+    "failed": "2026-05",  # reconciled with a wrong account, since corrected → re-issue
+}
+CASE_KINDS = ("accept", "verify", "review", "publicise", "objected", "approval", "decided")  # see CaseFixture
+GENERATE_MONTH = "2026-06"  # no payroll yet: generating it creates one
+HOLIDAY = dt.date(2031, 10, 9)  # an operator's calendar correction (the holiday page may delete it)
+_accounts = itertools.count(6222020000001001)
+
+
+@dataclass
+class CaseFixture:
+    """The case records of one village, each at the point where a page's action can be taken."""
+
+    label: str  # A (甲村), B (乙村), O (外县村)
+    village: Region
+    county: Region
+    households: dict[str, HouseholdFixture]
+    accept: Application  # at 受理 (acceptance): the township can complete it
+    verify: Application  # at 信息核对 (verification): the county verifier can complete it
+    review: Application  # at 民主评议 (democratic review, optional): may be skipped
+    publicise: Application  # at 初审公示 (publicity), not published yet
+    objected: Application  # at 初审公示, published, one open objection
+    publicity: Publicity
+    objection: Objection
+    approval: Application  # at 县级审核确认, not yet in a spot-check batch: may be refused, or drawn
+    decided: Application  # approved (decision, determination, recipient); at 决定告知 (notice)
+    recipient: Recipient
+    recheck: Recheck  # the recipient's scheduled recheck
+    person: Person  # a living member of the recipient household: a death can be recorded
+    batch: SpotCheckBatch | None = None  # the county's spot-check draw (A and B share theirs)
+    payrolls: dict[str, Payroll] = field(default_factory=dict)  # the county's, by state (see MONTHS)
+
+    def app(self, role: str) -> Application:
+        """A case whose current step the role may act on (complete)."""
+        app = {"county_verifier": self.verify, "county_approver": self.decided, "outsider": self.decided}.get(
+            role, self.accept
+        )
+        app.refresh_from_db()
+        return app
+
+
+def _v(app: Application) -> int:
+    app.refresh_from_db()
+    return app.version
+
+
+def _walk(scope: Scope, app: Application, to: str, publish_on: dt.date | None = None) -> Application:
+    """Drive a 2021 dibao case from acceptance to the step `to` (which stays pending), through the services;
+    `publish_on`: the day its publicity starts (default: a few days after the application)."""
+    day = CASE_DAY
+    plan = ["acceptance", "investigation", "verification", "democratic_review", "township_opinion", "publish"]
+    plan += ["publicity", "county_approval"]
+    for step in plan[: plan.index(to)]:
+        kw: dict[str, Any] = {"scope": scope, "application_id": app.pk, "version": _v(app)}
+        if step == "investigation":
+            day += dt.timedelta(days=1)
+            case_services.home_visit_record(
+                **kw,
+                level="township",
+                visited_on=day,
+                investigators=["张调查", "李调查"],
+                findings="家庭情况与申报一致",
+                today=day,
+            )
+            kw["version"] = _v(app)
+        if step == "democratic_review":
+            case_services.step_skip(**kw, step_code=step, reason="公示前无异议", today=day)
+        elif step == "publish":
+            day = publish_on or day + dt.timedelta(days=1)
+            case_services.publicity_start(**kw, step_code="publicity", start_date=day, place="村务公开栏", today=day)
+        elif step == "publicity":
+            day += dt.timedelta(days=8)
+            case_services.step_complete(**kw, step_code=step, today=day)
+        else:
+            payload = {"result": "pass"} if step == "verification" else {"recommend": True}
+            case_services.step_complete(**kw, step_code=step, payload=payload, today=day)
+    app.refresh_from_db()
+    return app
+
+
+def _intake(scope: Scope, h: HouseholdFixture, kin: bool = False) -> Application:
+    """A dibao application with every document; `kin`: the applicant declares a relative on the village committee
+    (近亲属备案)."""
+    return case_services.application_create(
+        scope=scope,
+        program="dibao",
+        household_id=h.household.pk,
+        applicant_id=h.head.pk,
+        received_on=CASE_DAY,
+        today=CASE_DAY,
+        documents=DIBAO_DOCS,
+        verification_authorised=True,
+        authorised_on=CASE_DAY,
+        kin_declared=kin,
+        kin_details=[{"name": "村委委员", "relation": "sibling", "position": "committee"}] if kin else None,
+    )
+
+
+def _account(scope: Scope, h: HouseholdFixture) -> None:
+    payment_services.bank_account_set(
+        scope=scope,
+        household_id=h.household.pk,
+        bank_code="ABC",
+        bank_name="中国农业银行",
+        account_number=str(next(_accounts)),
+        holder_name=h.names[0],  # the head's name: bank files and lines must not show it outside the region
+    )
+
+
+def _return_file(payroll: Payroll, result: str = "paid") -> tuple[str, bytes]:
+    """The bank's return file for the lines of the payroll's last bank file: every line paid (or failed)."""
+    payroll.refresh_from_db()
+    lines = PayrollLine.objects.filter(payroll=payroll, batch=payroll.exports, status__in=["pending", "reissued"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["明细编号", "账号", "金额", "结果"])
+    total = Decimal("0.00")
+    rows = list(lines.order_by("pk"))
+    for line in rows:
+        writer.writerow([line.pk, line.account_number, str(line.amount), result])
+        total += line.amount
+    writer.writerow(["合计", len(rows), str(total), ""])
+    return "return.csv", out.getvalue().encode("utf-8")
+
+
+def _build_cases(admin: Scope, tree: Any, village3: Region, world: World) -> None:
+    """Cases in the villages and payrolls in the two counties, all through the services (as admin; draws and
+    payroll approvals by each county's approver). Village C (丙村, another township of county 469001) only has a
+    recipient: a township reviewer reading the county's payroll must not see it."""
+    households = world.households
+    places = {
+        "A": (tree.village, "甲", "469001"),
+        "B": (tree.village2, "乙", "469001"),
+        "O": (tree.other_village, "外", "469002"),
+        "C": (village3, "丙", "469001"),
+    }
+    approvers = {
+        tree.county.code: scope_for(User.objects.get(username="ca")),
+        tree.other_county.code: scope_for(User.objects.get(username="out")),
+    }
+    counties = {"A": tree.county, "B": tree.county, "O": tree.other_county, "C": tree.county}
+    # Payrolls approved before the decisions: regenerating them later finds the new recipients (differences).
+    for county in (tree.county, tree.other_county):
+        payroll = payment_services.payroll_generate(
+            scope=admin, county_code=county.code, program="dibao", month=MONTHS["differences"]
+        )
+        payment_services.payroll_approve(scope=approvers[county.code], payroll_id=payroll.pk, version=payroll.version)
+    made: dict[str, dict[str, Any]] = {}
+    for label, (village, prefix, address) in places.items():
+        tags = dict(zip(CASE_KINDS, "受核评示异审定", strict=True))
+        hh = {
+            kind: _household(admin, village, f"{prefix}{tags[kind]}", address, income=None)
+            for kind in (("decided",) if label == "C" else CASE_KINDS)
+        }
+        for kind, h in hh.items():
+            households[f"{label}-{kind}"] = h
+        apps = {kind: _intake(admin, h, kin=kind == "accept") for kind, h in hh.items()}
+        world.apps.extend(apps.values())
+        _walk(admin, apps["decided"], "county_approval")
+        if label == "C":
+            made[label] = {"hh": hh, "apps": apps}
+            continue
+        households[f"{label}-discovery"] = _household(admin, village, f"{prefix}寻", address, income=None, poor=True)
+        _walk(admin, apps["verify"], "verification")
+        _walk(admin, apps["review"], "democratic_review")
+        _walk(admin, apps["publicise"], "publish")
+        _walk(admin, apps["objected"], "publicity", publish_on=dt.date.today())  # running now
+        publicity = Publicity.objects.get(application=apps["objected"])
+        objection = case_services.objection_record(
+            scope=admin,
+            application_id=apps["objected"].pk,
+            version=_v(apps["objected"]),
+            publicity_id=publicity.pk,
+            received_on=publicity.start_date,
+            content="群众反映家中有车辆",
+        )
+        made[label] = {"hh": hh, "apps": apps, "publicity": publicity, "objection": objection}
+    # Each county draws its spot check among the cases awaiting it, visits the sampled ones and approves.
+    batches: dict[str, SpotCheckBatch] = {}
+    decision_day = CASE_DAY + dt.timedelta(days=12)
+    for county in (tree.county, tree.other_county):
+        batches[county.code] = case_services.spot_check_batch_create(
+            scope=approvers[county.code], program="dibao", county_code=county.code
+        )
+    for label in places:
+        app = made[label]["apps"]["decided"]
+        app.refresh_from_db()
+        if app.spot_check_selected:
+            case_services.home_visit_record(
+                scope=admin,
+                application_id=app.pk,
+                version=_v(app),
+                level="county",
+                visited_on=decision_day,
+                investigators=["县核查甲", "县核查乙"],
+                findings="情况属实",
+                today=decision_day,
+            )
+        case_services.step_complete(
+            scope=admin,
+            application_id=app.pk,
+            version=_v(app),
+            step_code="county_approval",
+            comment="同意",
+            today=decision_day,
+        )
+        if "approval" in made[label]["apps"]:  # after the draw: not in a batch
+            _walk(admin, made[label]["apps"]["approval"], "county_approval")
+        _account(admin, made[label]["hh"]["decided"])
+    # The payrolls, one per state, of each county.
+    payrolls: dict[str, dict[str, Payroll]] = {}
+    for county in (tree.county, tree.other_county):
+        ca = approvers[county.code]
+        by_state = {}
+        for state, month in MONTHS.items():
+            payroll = payment_services.payroll_generate(
+                scope=admin, county_code=county.code, program="dibao", month=month
+            )
+            if state in ("approved", "exported", "failed"):
+                payment_services.payroll_approve(scope=ca, payroll_id=payroll.pk, version=payroll.version)
+            if state in ("exported", "failed"):  # the files are kept where the pages serve them from
+                out_dir = payment_services.bank_archive_dir(payroll)
+                payment_services.payroll_bank_files_export(scope=ca, payroll_id=payroll.pk, out_dir=out_dir)
+            if state == "failed":
+                name, content = _return_file(payroll, "wrong_account")
+                payment_services.payroll_return_import(
+                    scope=ca, payroll_id=payroll.pk, fileobj=io.BytesIO(content), filename=name
+                )
+            payroll.refresh_from_db()
+            by_state[state] = payroll
+        payrolls[county.code] = by_state
+    case_services.holiday_set(scope=admin, date=HOLIDAY, is_working_day=False, note="地方调休")
+    for label in places:  # the wrong accounts are corrected: the failed lines can be re-issued
+        _account(admin, made[label]["hh"]["decided"])
+    world.recipients.extend(Recipient.objects.filter(application__in=world.apps))
+    result = {}
+    for label, m in made.items():
+        apps = m["apps"]
+        for app in apps.values():
+            app.refresh_from_db()
+        if label == "C":
+            continue
+        recipient = Recipient.objects.get(application=apps["decided"])
+        county = counties[label]
+        result[label] = CaseFixture(
+            label=label,
+            village=places[label][0],
+            county=county,
+            households=m["hh"],
+            publicity=m["publicity"],
+            objection=m["objection"],
+            recipient=recipient,
+            recheck=Recheck.objects.get(recipient=recipient, status="scheduled"),
+            person=m["hh"]["decided"].member,
+            batch=batches[county.code],
+            payrolls=payrolls[county.code],
+            **apps,
+        )
+    # The rows rely on these states: say so here rather than through a puzzling 409 in some row.
+    for k in result.values():
+        steps = {kind: getattr(k, kind).current_step for kind in ("accept", "verify", "review", "publicise")}
+        assert steps == {
+            "accept": "acceptance",
+            "verify": "verification",
+            "review": "democratic_review",
+            "publicise": "publicity",
+        }, steps
+        assert k.approval.current_step == "county_approval" and k.approval.spot_check_batch_id is None
+        assert k.decided.status == "approved" and k.decided.current_step == "notice"
+        assert k.objection.status == "open" and k.recipient.status == "active"
+        p = k.payrolls
+        assert p["draft"].status == "draft" and p["draft"].line_count
+        assert PayrollDifference.objects.filter(payroll=p["differences"], status="pending").exists()
+        assert p["approved"].status == "approved" and p["exported"].status == "exported"
+        assert PayrollLine.objects.filter(payroll=p["failed"], status="failed").exists()
+    world.cases.update(result)
+
+
+def _region(code: str, name: str, level: str, parent: Region) -> Region:
+    from doudi.core.services import region_path
+
+    return Region.objects.create(
+        code=code, name=name, level=level, parent=parent, path=region_path(parent, code), synthetic=True
+    )
+
+
+def _tree() -> Tree:
+    """The shared test tree (doudi.testing.fixtures.tree), built once for the module."""
+    ensure_base_data()
+    region = _region
+
+    county = Region.objects.get(code="469001000000")
+    other_county = Region.objects.get(code="469002000000")
+    township = region("469001100000", "测试镇", "township", county)
+    other_township = region("469002100000", "外县镇", "township", other_county)
+    return Tree(
+        province=Region.objects.get(code="460000000000"),
+        county=county,
+        township=township,
+        village=region("469001100201", "甲村", "village", township),
+        village2=region("469001100202", "乙村", "village", township),
+        other_county=other_county,
+        other_township=other_township,
+        other_village=region("469002100201", "外县村", "village", other_township),
+    )
+
+
+def _users(tree: Tree) -> Users:
+    return Users(
+        village_worker=make_user("vw", Role.VILLAGE_WORKER, tree.village),
+        township_reviewer=make_user("tr", Role.TOWNSHIP_REVIEWER, tree.township),
+        county_approver=make_user("ca", Role.COUNTY_APPROVER, tree.county),
+        county_verifier=make_user("cv", Role.COUNTY_VERIFIER, tree.county),
+        supervisor=make_user("sv", Role.SUPERVISOR, tree.province),
+        admin=make_user("ad", Role.ADMIN, tree.province),
+        outsider=make_user("out", Role.COUNTY_APPROVER, tree.other_county),
+    )
+
+
+def build_world() -> World:
+    tree = _tree()
+    users = _users(tree)
     admin = scope_for(users.admin)
     households = {
         "A1": _household(admin, tree.village, "甲壹", "469001"),
@@ -182,7 +566,36 @@ def world(tree, users) -> World:
         "peer_a": make_user("peer_a", Role.VILLAGE_WORKER, tree.village),
         "peer_o": make_user("peer_o", Role.VILLAGE_WORKER, tree.other_village),
     }
-    return World(tree=tree, users=users, households=households, peers=peers)
+    township2 = _region("469001200000", "测试二镇", "township", tree.county)
+    village3 = _region("469001200201", "丙村", "village", township2)
+    world = World(tree=tree, users=users, households=households, peers=peers, extra_regions=[township2, village3])
+    _build_cases(admin, tree, village3, world)
+    return world
+
+
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    """The world is built once for the module, inside a transaction rolled back at the end (like Django's
+    setUpTestData): each test runs in a savepoint within it, and each role's calls in a savepoint within that."""
+    from django.test.utils import override_settings
+
+    with (
+        tempfile.TemporaryDirectory(prefix="doudi-matrix-") as var_dir,
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS, VAR_DIR=Path(var_dir)),  # bank files are kept there
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        built = build_world()
+        built.var_dir = Path(var_dir)
+        yield built
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(shared_world: World, db: Any, settings: Any) -> World:
+    shared_world.scopes.clear()
+    settings.VAR_DIR = shared_world.var_dir  # where the world's bank files were kept
+    return shared_world
 
 
 # --- targets ----------------------------------------------------------------------------------------------------
@@ -194,11 +607,17 @@ class Target:
     in_scope: bool
     household: HouseholdFixture | None = None
     token: ApiToken | None = None
+    case: CaseFixture | None = None  # the case records of the target's village (or county)
 
     @property
     def h(self) -> HouseholdFixture:
         assert self.household is not None
         return self.household
+
+    @property
+    def k(self) -> CaseFixture:
+        assert self.case is not None
+        return self.case
 
 
 def household_targets(world: World, role: str) -> list[Target]:
@@ -220,7 +639,38 @@ def token_targets(world: World, role: str) -> list[Target]:
     return targets
 
 
-TARGETS: dict[str, Callable[[World, str], list[Target]]] = {"household": household_targets, "token": token_targets}
+def case_targets(world: World, role: str) -> list[Target]:
+    """The case records of villages A, B and O: in scope when the role covers the village."""
+    return [
+        Target(label, world.covers(role, k.village), k.households["decided"], case=k)
+        for label, k in world.cases.items()
+    ]
+
+
+def county_targets(world: World, role: str) -> list[Target]:
+    """The payrolls and spot checks of the two counties: in scope when the role's region is in the county or
+    covers it (a township reads its own lines of the county's payroll; writing one is the county's)."""
+    own = world.user(role).region
+    assert own is not None
+    return [
+        Target(
+            f"county {k.county.code[:6]}",
+            world.covers(role, k.county) or own.path.startswith(k.county.path),
+            k.households["decided"],
+            case=k,
+        )
+        for k in (world.cases["A"], world.cases["O"])
+    ]
+
+
+TARGETS: dict[str, Callable[[World, str], list[Target]]] = {
+    "household": household_targets,
+    "token": token_targets,
+    # every case record of a village: applications, recipients, publicities, rechecks, persons
+    **dict.fromkeys(("application", "recipient", "publicity", "recheck", "person"), case_targets),
+    # county-wide records: payrolls, spot-check draws
+    **dict.fromkeys(("payroll", "county"), county_targets),
+}
 
 
 # --- calls and rows ---------------------------------------------------------------------------------------------
@@ -247,6 +697,10 @@ class Ctx:
     def home(self) -> HouseholdFixture:
         return self.world.home(self.role)
 
+    @property
+    def k(self) -> CaseFixture:
+        return self.t.k
+
     def get(self, url: str, params: dict[str, Any] | None = None) -> Any:
         response = self.client.get(url, params or {}, **self.headers)
         assert_no_leak(self, response, sent=params)
@@ -261,6 +715,9 @@ class Call:
     encoding: str = "json"  # json | form (also multipart uploads)
     scoped: bool = True  # False: the outcome does not depend on the target's region
     check: Callable[[Ctx, Any], None] | None = None  # more assertions on an allowed response
+    query: Callable[[Ctx], dict[str, Any]] | None = None  # query string (for POSTs: ?household=…)
+    roles: frozenset[str] | None = None  # who may make this call, when it differs from the row (GET vs POST)
+    ok: frozenset[int] | None = None  # this call's success codes, when they differ from the row's
 
 
 @dataclass(frozen=True)
@@ -283,11 +740,12 @@ class Row:
         """The accepted status codes for a user's role (Role value), and whether the call is allowed (False: it
         must change nothing)."""
         denied: set[int] = set()
-        if self.roles is not None and role not in self.roles:
+        roles = call.roles if call.roles is not None else self.roles
+        if roles is not None and role not in roles:
             denied.add(403)
         if target is not None and call.scoped and not target.in_scope:
             denied |= self.outside
-        return (frozenset(denied), False) if denied else (self.ok, True)
+        return (frozenset(denied), False) if denied else (call.ok or self.ok, True)
 
 
 def s(*codes: int) -> frozenset[int]:
@@ -308,7 +766,7 @@ def check_api_household_search(c: Ctx, response: Any) -> None:
     ids = {item["id"] for item in response.json()["items"]}
     assert ids == {h.household.pk for h in c.world.inside(c.role)}
     url = reverse("api:household_list")
-    for other in c.world.outside(c.role):
+    for other in c.world.outside(c.role, probe=True):
         for params in (
             {"q": other.names[0]},
             {"q": other.id_numbers[0]},
@@ -318,7 +776,8 @@ def check_api_household_search(c: Ctx, response: Any) -> None:
             found = c.get(url, params)
             assert found.status_code == 200
             assert found.json()["items"] == [], params
-    for own in c.world.inside(c.role):  # the same searches find records in the region: the above is no accident
+    # The same searches find records in the region: the above is no accident.
+    for own in c.world.inside(c.role, probe=True):
         for params in ({"q": own.names[0]}, {"q": own.id_numbers[0]}):
             assert own.household.pk in {h["id"] for h in c.get(url, params).json()["items"]}, params
 
@@ -329,7 +788,7 @@ def check_api_regions(c: Ctx, response: Any) -> None:
     assert {r["code"] for r in response.json()} <= in_scope
     villages = c.get(reverse("api:region_list"), {"level": "village"}).json()
     assert {r["code"] for r in villages} <= in_scope
-    for other in c.world.outside(c.role):
+    for other in c.world.outside(c.role, probe=True):
         region = other.household.region
         siblings = {r["code"] for r in c.get(reverse("api:region_list"), {"parent": region.parent_id}).json()}
         assert region.code not in siblings
@@ -357,10 +816,10 @@ def check_api_tokens(c: Ctx, response: Any) -> None:
 
 def check_page_search(c: Ctx, response: Any) -> None:
     url = reverse("web:household_list")
-    for other in c.world.outside(c.role):
+    for other in c.world.outside(c.role, probe=True):
         for params in ({"q": other.names[0]}, {"q": other.id_numbers[0]}, {"village": other.household.region_id}):
             c.get(url, params)  # the leak check runs on every response
-    for own in c.world.inside(c.role):
+    for own in c.world.inside(c.role, probe=True):
         assert own.names[0] in c.get(url, {"q": own.names[0]}).content.decode(), "search finds nothing at all"
 
 
@@ -466,6 +925,1135 @@ def policy_import_csv(c: Ctx) -> dict[str, Any]:
     return {"file": SimpleUploadedFile("policy.csv", text.encode("utf-8"), content_type="text/csv")}
 
 
+# --- cases and payments (docs/cases.md, docs/payments.md; the URL contract of issue 4) ---------------------------
+
+CASE_VIEWS = ("doudi.cases.views",)
+FOLLOWUP_VIEWS = ("doudi.cases.views_followup",)
+DOCUMENT_VIEWS = ("doudi.cases.views_documents",)
+PAYMENT_VIEWS = ("doudi.payments.views",)
+CASES_API = ("doudi.cases.api",)
+PAYMENTS_API = ("doudi.payments.api",)
+R = Role
+TR, CA, CV, VW = str(R.TOWNSHIP_REVIEWER), str(R.COUNTY_APPROVER), str(R.COUNTY_VERIFIER), str(R.VILLAGE_WORKER)
+AD = str(R.ADMIN)
+# Who acts on cases (docs/cases.md §3): intake and documents, objections and change reports; the township and the
+# county open and steer cases; the county approver decides.
+INTAKE = frozenset({VW, TR, AD})  # services.INTAKE_ROLES
+CASE_OPEN = frozenset({TR, CA, AD})  # services.CASE_OPEN_ROLES
+STEP_ACTORS = frozenset({TR, CV, CA, AD})  # some step of the workflow is theirs
+VISITORS = frozenset({TR, CV, CA, AD})  # township (TR) or county (CA, CV) home visits
+APPROVER = frozenset({CA, AD})
+PAYROLL_READ = PERSONAL - {VW}
+PAYROLL_RUN = frozenset({CA, AD})  # payments.services.PAYROLL_ROLES
+PAYROLL_APPROVE = frozenset({CA})  # approval is the county approver's alone (docs/payments.md §1)
+
+
+def fresh(obj: Any) -> Any:
+    obj.refresh_from_db()
+    return obj
+
+
+def _app(c: Ctx, kind: str) -> dict[str, Any]:
+    return {"application_id": getattr(c.k, kind).pk}
+
+
+def _hq(c: Ctx) -> dict[str, Any]:
+    return {"household": c.t.h.household.pk}
+
+
+def step_form(c: Ctx, stale: bool = False) -> dict[str, Any]:
+    """Completing the step the role can do: acceptance (township), verification (county verifier, with its
+    result), the notice of a decided case (county approver). `stale`: as loaded before someone else acted."""
+    app = c.k.app(c.role)
+    return {"version": app.version - stale, "comment": "矩阵办理", "result": "pass", "delivered_on": TODAY}
+
+
+def _step_kwargs(c: Ctx) -> dict[str, Any]:
+    app = c.k.app(c.role)
+    return {"application_id": app.pk, "code": app.current_step}
+
+
+def intake_form(c: Ctx) -> dict[str, Any]:
+    return {
+        "program": "dibao",
+        "applicant_id": c.t.h.head.pk,
+        "received_on": TODAY,
+        "documents": list(DIBAO_DOCS),
+        "verification_authorised": "on",
+        "authorised_on": TODAY,
+        "discovered_by": "intake",
+    }
+
+
+def act_first_form(c: Ctx) -> dict[str, Any]:
+    return {"applicant_id": c.t.h.head.pk, "amount": "300", "reason": "房屋失火", "request_type": "emergency"}
+
+
+def visit_level(c: Ctx) -> str:
+    return "county" if c.user.role in (CA, CV) else "township"
+
+
+def inside_cases(c: Ctx) -> list[CaseFixture]:
+    return [k for k in c.world.cases.values() if c.world.covers(c.role, k.village)]
+
+
+def check_api_case_list(c: Ctx, response: Any) -> None:
+    """Exactly the cases of the villages in the region: none from elsewhere, and none missing."""
+    listed = {item["id"] for item in response.json()["items"]}
+    assert listed == {a.pk for a in c.world.apps if c.world.covers(c.role, a.region)}
+
+
+def check_api_recipient_list(c: Ctx, response: Any) -> None:
+    listed = {item["id"] for item in response.json()["items"]}
+    assert listed == {r.pk for r in c.world.recipients if c.world.covers(c.role, r.region)}
+
+
+def check_page_lists_recipients(c: Ctx, response: Any) -> None:
+    """The recipients in the region are on the page (so the leak check is not passing on an empty list)."""
+    text = response.content.decode()
+    for k in inside_cases(c):
+        assert k.households["decided"].names[0] in text, f"{k.households['decided'].names[0]} is not listed"
+
+
+# The case in progress each role has a pending step of (the task list's first entries).
+TASKS = {"county_verifier": "verify", "county_approver": "approval", "outsider": "approval"}
+
+
+def check_lists(kind: str, member: int = 0) -> Callable[[Ctx, Any], None]:
+    """The page lists the `kind` household of every village in the region (so the leak check is not passing
+    on an empty list); kind "task": the case the role itself can act on."""
+
+    def check(c: Ctx, response: Any) -> None:
+        text = response.content.decode()
+        for k in inside_cases(c):
+            h = c.world.households[f"{k.label}-{TASKS.get(c.role, 'accept') if kind == 'task' else kind}"]
+            assert h.names[member] in text, f"{h.names[member]} is not listed"
+
+    return check
+
+
+def back_to_case(kind: str) -> Callable[[Ctx, Any], None]:
+    """A successful action redirects back to the case page (contract: "redirect back to the relevant page")."""
+
+    def check(c: Ctx, response: Any) -> None:
+        app = c.k.app(c.role) if kind == "task" else getattr(c.k, kind)
+        url = reverse("cases:application_detail", kwargs={"application_id": app.pk})
+        assert response["Location"].split("#")[0].split("?")[0] == url, response["Location"]
+
+    return check
+
+
+def check_pdf_names(kind: str) -> Callable[[Ctx, Any], None]:
+    """The PDF names the household it is about (so the leak check reads its text, not compressed bytes)."""
+
+    def check(c: Ctx, response: Any) -> None:
+        name = c.k.households[kind].names[0]
+        assert name in pdf_text(response.content), f"{name} is not in the PDF"
+
+    return check
+
+
+CASE_PAGES: dict[str, Row] = {
+    "cases:task_list": Row("page", (Call("GET", check=check_lists("task")),), roles=PERSONAL, needs=CASE_VIEWS),
+    "cases:overdue": Row("page", (Call("GET"),), roles=PERSONAL, needs=CASE_VIEWS),
+    "cases:kin_register": Row("page", (Call("GET", check=check_lists("accept")),), roles=PERSONAL, needs=CASE_VIEWS),
+    "cases:discovery": Row("page", (Call("GET", check=check_lists("discovery", 1)),), roles=PERSONAL, needs=CASE_VIEWS),
+    "cases:application_new": Row(
+        "page",
+        (Call("GET", query=_hq), Call("POST", query=_hq, data=intake_form, encoding="form", ok=s(302))),
+        roles=INTAKE,
+        target="household",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+        note="the contract also names county approvers, but intake is the village's and township's (INTAKE_ROLES)",
+    ),
+    "cases:act_first": Row(
+        "page",
+        (Call("GET", query=_hq), Call("POST", query=_hq, data=act_first_form, encoding="form", ok=s(302))),
+        roles=CASE_OPEN,
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:application_detail": Row(
+        "page",
+        (Call("GET", kwargs=lambda c: _app(c, "decided")), Call("GET", kwargs=lambda c: _app(c, "objected"))),
+        roles=PERSONAL,
+        target="application",
+        needs=CASE_VIEWS,
+    ),
+    "cases:step_complete": Row(
+        "page",
+        (
+            # A stale version (the case changed since the form was loaded) is refused and changes nothing; the
+            # version is claimed before the step's roles are checked, so the village worker is told so too.
+            Call(
+                "POST",
+                kwargs=_step_kwargs,
+                data=lambda c: step_form(c, stale=True),
+                encoding="form",
+                roles=STEP_ACTORS | {VW},
+                ok=s(409),
+            ),
+            Call("POST", kwargs=_step_kwargs, data=step_form, encoding="form", check=back_to_case("task")),
+        ),
+        roles=STEP_ACTORS,
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+        note="each role completes a step of its own (acceptance / verification / notice); village workers have none",
+    ),
+    "cases:step_skip": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {**_app(c, "review"), "code": "democratic_review"},
+                data=lambda c: {"version": fresh(c.k.review).version, "reason": "无人提出异议"},
+                encoding="form",
+                check=back_to_case("review"),
+            ),
+        ),
+        roles=CASE_OPEN,
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:application_refuse": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "approval"),
+                data=lambda c: {
+                    "version": fresh(c.k.approval).version,
+                    "step_code": "county_approval",
+                    "reasons": "家庭人均收入高于当地低保标准",
+                },
+                encoding="form",
+                check=back_to_case("approval"),
+            ),
+        ),
+        roles=APPROVER,
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:documents_update": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "accept"),
+                data=lambda c: {
+                    "version": fresh(c.k.accept).version,
+                    "documents": ["application_form", "id_card"],
+                    "verification_authorised": "on",
+                    "authorised_on": TODAY,
+                },
+                encoding="form",
+                check=back_to_case("accept"),
+            ),
+        ),
+        roles=INTAKE | CASE_OPEN,
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:home_visit_add": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "accept"),
+                data=lambda c: {
+                    "version": fresh(c.k.accept).version,
+                    "level": visit_level(c),
+                    "visited_on": TODAY,
+                    "investigators": "张调查、李调查",
+                    "findings": "家庭情况与申报一致",
+                    "conforms": "1",
+                },
+                encoding="form",
+                check=back_to_case("accept"),
+            ),
+        ),
+        roles=VISITORS,
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:publicity_start": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "publicise"),
+                data=lambda c: {
+                    "version": fresh(c.k.publicise).version,
+                    "step_code": "publicity",
+                    "start_date": TODAY,
+                    "place": "村务公开栏",
+                },
+                encoding="form",
+                check=back_to_case("publicise"),
+            ),
+        ),
+        roles=frozenset({TR, AD}),
+        ok=s(302),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+        note="初审公示 is the township's step",
+    ),
+    "cases:objection_add": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "objected"),
+                data=lambda c: {
+                    "version": fresh(c.k.objected).version,
+                    "publicity_id": c.k.publicity.pk,
+                    "received_on": TODAY,
+                    "content": "反映家中有经营性收入",
+                    "real_name": "on",
+                },
+                encoding="form",
+                check=back_to_case("objected"),
+            ),
+        ),
+        roles=CASE_OPEN | {VW},
+        ok=s(302),
+        target="publicity",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    "cases:objection_resolve": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {**_app(c, "objected"), "objection_id": c.k.objection.pk},
+                data=lambda c: {"version": fresh(c.k.objected).version, "upheld": "0", "resolution": "经核实无车辆"},
+                encoding="form",
+                check=back_to_case("objected"),
+            ),
+        ),
+        roles=CASE_OPEN,
+        ok=s(302),
+        target="publicity",
+        writes=True,
+        must_change=True,
+        needs=CASE_VIEWS,
+    ),
+    # -- follow-up
+    "cases:publicity_list": Row(
+        "page", (Call("GET", check=check_lists("objected")),), roles=PERSONAL, needs=FOLLOWUP_VIEWS
+    ),
+    "cases:spot_check_list": Row(
+        "page",
+        (
+            Call("GET", scoped=False),
+            Call(
+                "POST",
+                data=lambda c: {"program": "dibao", "county_code": c.k.county.code},
+                encoding="form",
+                roles=APPROVER,
+                ok=s(302),
+            ),
+        ),
+        roles=PERSONAL,
+        target="county",
+        outside=s(404, 422),
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+        note="draws among the county's cases awaiting approval; other counties are not even choices (422)",
+    ),
+    "cases:recipient_list": Row(
+        "page",
+        (
+            Call("GET", check=check_page_lists_recipients),
+            Call("GET", data=lambda c: {"program": "dibao", "status": "active"}),
+        ),
+        roles=PERSONAL,
+        needs=FOLLOWUP_VIEWS,
+    ),
+    "cases:recipient_detail": Row(
+        "page",
+        (Call("GET", kwargs=lambda c: {"recipient_id": c.k.recipient.pk}),),
+        roles=PERSONAL,
+        target="recipient",
+        needs=FOLLOWUP_VIEWS,
+    ),
+    "cases:recipient_status": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {"recipient_id": c.k.recipient.pk},
+                data=lambda c: {
+                    "version": fresh(c.k.recipient).version,
+                    "to_status": "suspended",
+                    "effective_month": "2026-12",
+                    "reason": "外出务工，收入待核实",
+                },
+                encoding="form",
+            ),
+        ),
+        roles=APPROVER,
+        ok=s(302),
+        target="recipient",
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+    ),
+    "cases:recheck_list": Row(
+        "page",
+        (Call("GET"), Call("GET", data=lambda c: {"within": "366", "overdue": "on"})),
+        roles=PERSONAL,
+        needs=FOLLOWUP_VIEWS,
+    ),
+    "cases:recheck_open": Row(
+        "page",
+        (Call("POST", kwargs=lambda c: {"recheck_id": c.k.recheck.pk}, encoding="form"),),
+        roles=CASE_OPEN,
+        ok=s(302),
+        target="recheck",
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+    ),
+    "cases:change_report_new": Row(
+        "page",
+        (
+            Call("GET", query=_hq),
+            Call(
+                "POST",
+                query=_hq,
+                data=lambda c: {"kind": "income", "reported_on": TODAY, "note": "户主务工收入增加"},
+                encoding="form",
+                ok=s(302),
+            ),
+        ),
+        roles=frozenset(case_services.CHANGE_REPORT_ROLES),
+        target="recipient",
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+        note="a recipient household: the report opens its recheck",
+    ),
+    "cases:death_record": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: {"person_id": c.k.person.pk}),
+            Call(
+                "POST",
+                kwargs=lambda c: {"person_id": c.k.person.pk},
+                data=lambda c: {"version": fresh(c.k.person).version, "death_date": TODAY},
+                encoding="form",
+                ok=s(302),
+            ),
+        ),
+        roles=WRITE,
+        target="person",
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+        note="the death is written into the registry: registry writers only",
+    ),
+    "cases:holiday_list": Row(
+        "page",
+        (
+            Call("GET"),
+            Call(
+                "POST",
+                data=lambda c: {"date": "2031-10-08", "day_kind": "holiday", "note": "矩阵调休"},
+                encoding="form",
+                roles=ADMIN,
+                ok=s(302),
+            ),
+            Call(
+                "POST",
+                data=lambda c: {"action": "delete", "date": HOLIDAY.isoformat()},
+                encoding="form",
+                roles=ADMIN,
+                ok=s(302),
+            ),
+        ),
+        roles=PERSONAL,
+        writes=True,
+        must_change=True,
+        needs=FOLLOWUP_VIEWS,
+        note="the calendar is everyone's to read, the administrator's to correct",
+    ),
+    # -- printable documents
+    "cases:notice_pdf": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: _app(c, "decided"), check=check_pdf_names("decided")),
+            Call("GET", kwargs=lambda c: _app(c, "accept"), ok=s(404)),  # no decision yet
+        ),
+        roles=PERSONAL,
+        target="application",
+        needs=DOCUMENT_VIEWS,
+    ),
+    "cases:certificate_pdf": Row(
+        "page",
+        (Call("GET", kwargs=lambda c: {"recipient_id": c.k.recipient.pk}, check=check_pdf_names("decided")),),
+        roles=PERSONAL,
+        target="recipient",
+        needs=DOCUMENT_VIEWS,
+    ),
+    "cases:publicity_pdf": Row(
+        "page",
+        (Call("GET", kwargs=lambda c: {"publicity_id": c.k.publicity.pk}, check=check_pdf_names("objected")),),
+        roles=PERSONAL,
+        target="publicity",
+        needs=DOCUMENT_VIEWS,
+    ),
+    "cases:application_form": Row(
+        "page",
+        (Call("GET", scoped=False), Call("GET", query=_hq)),
+        roles=PERSONAL,
+        target="household",
+        needs=DOCUMENT_VIEWS,
+        note="blank, or prefilled from a household in the region",
+    ),
+}
+
+
+def _payroll(c: Ctx, state: str) -> dict[str, Any]:
+    return {"payroll_id": c.k.payrolls[state].pk}
+
+
+def _payroll_version(c: Ctx, state: str, stale: bool = False) -> dict[str, Any]:
+    return {"version": fresh(c.k.payrolls[state]).version - stale}
+
+
+def return_upload(c: Ctx) -> dict[str, Any]:
+    name, content = _return_file(c.k.payrolls["exported"])
+    return {"file": SimpleUploadedFile(name, content, content_type="text/csv")}
+
+
+def account_form(c: Ctx) -> dict[str, Any]:
+    return {
+        "owner": "",
+        "bank_code": "RCC",
+        "bank_name": "海南农信",
+        "account_number": str(next(_accounts)),
+        "holder_name": "户主",
+    }
+
+
+PAYMENT_PAGES: dict[str, Row] = {
+    "payments:payroll_list": Row("page", (Call("GET"),), roles=PAYROLL_READ, needs=PAYMENT_VIEWS),
+    "payments:payroll_generate": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                data=lambda c: {"county_code": c.k.county.code, "program": "dibao", "month": GENERATE_MONTH},
+                encoding="form",
+            ),
+        ),
+        roles=PAYROLL_RUN,
+        ok=s(302),
+        target="payroll",
+        outside=s(404, 422),
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+        note="other counties are not even choices (422)",
+    ),
+    "payments:payroll_detail": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: _payroll(c, "draft")),
+            Call("GET", kwargs=lambda c: _payroll(c, "differences")),
+            Call("GET", kwargs=lambda c: _payroll(c, "failed")),
+        ),
+        roles=PAYROLL_READ,
+        target="payroll",
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:payroll_approve": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _payroll(c, "draft"),
+                data=lambda c: _payroll_version(c, "draft", stale=True),
+                encoding="form",
+                ok=s(409),
+            ),
+            Call(
+                "POST",
+                kwargs=lambda c: _payroll(c, "draft"),
+                data=lambda c: _payroll_version(c, "draft"),
+                encoding="form",
+            ),
+        ),
+        roles=PAYROLL_APPROVE,
+        ok=s(302),
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:differences_approve": Row(
+        "page",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _payroll(c, "differences"),
+                data=lambda c: _payroll_version(c, "differences"),
+                encoding="form",
+            ),
+        ),
+        roles=PAYROLL_APPROVE,
+        ok=s(302),
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:bank_files_export": Row(
+        "page",
+        (Call("POST", kwargs=lambda c: _payroll(c, "approved"), encoding="form"),),
+        roles=PAYROLL_RUN,
+        ok=s(302),
+        target="payroll",
+        writes=True,  # the lines go out in the next batch
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+        note="not in the URL contract: writing a batch is a POST; bank_files downloads the kept batches",
+    ),
+    "payments:bank_files": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: {**_payroll(c, "exported"), "fmt": "csv"}),
+            Call("GET", kwargs=lambda c: {**_payroll(c, "exported"), "fmt": "xlsx"}),
+        ),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,  # each copy of personal data that leaves is audited
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:return_import": Row(
+        "page",
+        (
+            Call("GET", kwargs=lambda c: _payroll(c, "exported")),
+            Call("POST", kwargs=lambda c: _payroll(c, "exported"), data=return_upload, encoding="form", ok=s(302)),
+        ),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:reissue": Row(
+        "page",
+        (Call("POST", kwargs=lambda c: _payroll(c, "failed"), encoding="form"),),
+        roles=PAYROLL_RUN,
+        ok=s(302),
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+    ),
+    "payments:bank_account": Row(
+        "page",
+        (
+            Call("GET", kwargs=_h),
+            Call("POST", kwargs=_h, data=account_form, encoding="form", roles=WRITE, ok=s(302)),
+        ),
+        roles=PERSONAL,
+        target="household",
+        writes=True,
+        must_change=True,
+        needs=PAYMENT_VIEWS,
+        note="registry writers register accounts (payments.services.bank_account_set)",
+    ),
+    "payments:household_payments": Row(
+        "page",
+        (Call("GET", kwargs=_h),),
+        roles=PERSONAL,
+        target="recipient",
+        needs=PAYMENT_VIEWS,
+        note="the recipient household of each village: its payment lines",
+    ),
+}
+
+
+def check_api_payroll_list(c: Ctx, response: Any) -> None:
+    """The payrolls of the county the role is in or above: a township reads its county's, nobody another's."""
+    visible = {p.pk for t in county_targets(c.world, c.role) if t.in_scope for p in t.k.payrolls.values()}
+    assert {item["id"] for item in response.json()} == visible
+
+
+def _api_step(c: Ctx, stale: bool = False) -> dict[str, Any]:
+    app = c.k.app(c.role)
+    payload = {"result": "pass", "delivered_on": TODAY}
+    return {"version": app.version - stale, "comment": "矩阵办理", "payload": payload}
+
+
+CASE_API: dict[str, Row] = {
+    "api:case_task_list": Row("api", (Call("GET"),), roles=PERSONAL, needs=CASES_API),
+    "api:case_overdue": Row(
+        "api", (Call("GET"), Call("GET", data=lambda c: {"level": "county"})), roles=PERSONAL, needs=CASES_API
+    ),
+    "api:case_list": Row(
+        "api",
+        (
+            Call("GET", data=lambda c: {"page_size": 100}, check=check_api_case_list),
+            Call("GET", data=lambda c: {"status": "approved"}),
+        ),
+        roles=PERSONAL,
+        needs=CASES_API,
+    ),
+    "api:case_create": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                data=lambda c: {
+                    "program": "dibao",
+                    "household_id": c.t.h.household.pk,
+                    "applicant_id": c.t.h.head.pk,
+                    "received_on": TODAY,
+                    "documents": DIBAO_DOCS,
+                    "verification_authorised": True,
+                    "authorised_on": TODAY,
+                },
+            ),
+        ),
+        roles=INTAKE,
+        ok=s(201),
+        target="household",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_act_first": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                data=lambda c: {
+                    "household_id": c.t.h.household.pk,
+                    "applicant_id": c.t.h.head.pk,
+                    "amount": "300.00",
+                    "reason": "房屋失火",
+                },
+            ),
+        ),
+        roles=CASE_OPEN,
+        ok=s(201),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_detail": Row(
+        "api",
+        (Call("GET", kwargs=lambda c: _app(c, "decided")), Call("GET", kwargs=lambda c: _app(c, "objected"))),
+        roles=PERSONAL,
+        target="application",
+        needs=CASES_API,
+    ),
+    "api:case_step_complete": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=_step_kwargs,
+                data=lambda c: _api_step(c, stale=True),
+                roles=STEP_ACTORS | {VW},
+                ok=s(409),
+            ),
+            Call("POST", kwargs=_step_kwargs, data=_api_step),
+        ),
+        roles=STEP_ACTORS,
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_step_skip": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {**_app(c, "review"), "code": "democratic_review"},
+                data=lambda c: {"version": fresh(c.k.review).version, "reason": "无人提出异议"},
+            ),
+        ),
+        roles=CASE_OPEN,
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_refuse": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "approval"),
+                data=lambda c: {
+                    "version": fresh(c.k.approval).version,
+                    "step_code": "county_approval",
+                    "reasons": ["家庭人均收入高于当地低保标准"],
+                },
+            ),
+        ),
+        roles=APPROVER,
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_documents": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "accept"),
+                data=lambda c: {
+                    "version": fresh(c.k.accept).version,
+                    "documents": {"income_proof": False},
+                    "verification_authorised": True,
+                    "authorised_on": TODAY,
+                },
+            ),
+        ),
+        roles=INTAKE | CASE_OPEN,
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_visit_add": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "accept"),
+                data=lambda c: {
+                    "version": fresh(c.k.accept).version,
+                    "level": visit_level(c),
+                    "visited_on": TODAY,
+                    "investigators": ["张调查", "李调查"],
+                    "findings": "家庭情况与申报一致",
+                },
+            ),
+        ),
+        roles=VISITORS,
+        ok=s(201),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_publicity_start": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "publicise"),
+                data=lambda c: {"version": fresh(c.k.publicise).version, "start_date": TODAY, "place": "村务公开栏"},
+            ),
+        ),
+        roles=frozenset({TR, AD}),
+        ok=s(201),
+        target="application",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_objection_add": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _app(c, "objected"),
+                data=lambda c: {
+                    "version": fresh(c.k.objected).version,
+                    "publicity_id": c.k.publicity.pk,
+                    "received_on": TODAY,
+                    "content": "反映家中有经营性收入",
+                },
+            ),
+        ),
+        roles=CASE_OPEN | {VW},
+        ok=s(201),
+        target="publicity",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:case_objection_resolve": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {**_app(c, "objected"), "objection_id": c.k.objection.pk},
+                data=lambda c: {"version": fresh(c.k.objected).version, "upheld": False, "resolution": "经核实无车辆"},
+            ),
+        ),
+        roles=CASE_OPEN,
+        target="publicity",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:recipient_list": Row(
+        "api",
+        (
+            Call("GET"),
+            Call("GET", data=lambda c: {"program": "dibao", "page_size": 100}, check=check_api_recipient_list),
+        ),
+        roles=PERSONAL,
+        needs=CASES_API,
+    ),
+    "api:recipient_detail": Row(
+        "api",
+        (Call("GET", kwargs=lambda c: {"recipient_id": c.k.recipient.pk}),),
+        roles=PERSONAL,
+        target="recipient",
+        needs=CASES_API,
+    ),
+    "api:recipient_status": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {"recipient_id": c.k.recipient.pk},
+                data=lambda c: {
+                    "version": fresh(c.k.recipient).version,
+                    "to_status": "suspended",
+                    "reason": "外出务工，收入待核实",
+                    "effective_month": "2026-12",
+                },
+            ),
+        ),
+        roles=APPROVER,
+        target="recipient",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:recheck_list": Row(
+        "api", (Call("GET"), Call("GET", data=lambda c: {"within_days": 366})), roles=PERSONAL, needs=CASES_API
+    ),
+    "api:recheck_open": Row(
+        "api",
+        (Call("POST", kwargs=lambda c: {"recheck_id": c.k.recheck.pk}),),
+        roles=CASE_OPEN,
+        target="recheck",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:change_report_create": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                data=lambda c: {
+                    "household_id": c.t.h.household.pk,
+                    "kind": "income",
+                    "reported_on": TODAY,
+                    "details": {"note": "户主务工收入增加"},
+                },
+            ),
+        ),
+        roles=frozenset(case_services.CHANGE_REPORT_ROLES),
+        ok=s(201),
+        target="recipient",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:person_death": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: {"person_id": c.k.person.pk},
+                data=lambda c: {"version": fresh(c.k.person).version, "death_date": TODAY},
+            ),
+        ),
+        roles=WRITE,
+        target="person",
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+    "api:spot_check_list": Row(
+        "api", (Call("GET"), Call("GET", data=lambda c: {"program": "dibao"})), roles=PERSONAL, needs=CASES_API
+    ),
+    "api:spot_check_create": Row(
+        "api",
+        (Call("POST", data=lambda c: {"program": "dibao", "county_code": c.k.county.code}),),
+        roles=APPROVER,
+        ok=s(201),
+        target="county",
+        outside=s(404, 422),
+        writes=True,
+        must_change=True,
+        needs=CASES_API,
+    ),
+}
+
+PAYMENT_API: dict[str, Row] = {
+    "api:payroll_list": Row(
+        "api",
+        (Call("GET", check=check_api_payroll_list), Call("GET", data=lambda c: {"month": "2026-01"})),
+        roles=PAYROLL_READ,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_generate": Row(
+        "api",
+        (Call("POST", data=lambda c: {"county_code": c.k.county.code, "program": "dibao", "month": GENERATE_MONTH}),),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        outside=s(404, 422),
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_detail": Row(
+        "api",
+        (Call("GET", kwargs=lambda c: _payroll(c, "draft")), Call("GET", kwargs=lambda c: _payroll(c, "failed"))),
+        roles=PAYROLL_READ,
+        target="payroll",
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_lines": Row(
+        "api",
+        (Call("GET", kwargs=lambda c: _payroll(c, "draft")), Call("GET", kwargs=lambda c: _payroll(c, "failed"))),
+        roles=PAYROLL_READ,
+        target="payroll",
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_differences": Row(
+        "api",
+        (Call("GET", kwargs=lambda c: _payroll(c, "differences")),),
+        roles=PAYROLL_READ,
+        target="payroll",
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_approve": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _payroll(c, "draft"),
+                data=lambda c: _payroll_version(c, "draft", stale=True),
+                ok=s(409),
+            ),
+            Call("POST", kwargs=lambda c: _payroll(c, "draft"), data=lambda c: _payroll_version(c, "draft")),
+        ),
+        roles=PAYROLL_APPROVE,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_differences_approve": Row(
+        "api",
+        (
+            Call(
+                "POST",
+                kwargs=lambda c: _payroll(c, "differences"),
+                data=lambda c: _payroll_version(c, "differences"),
+            ),
+        ),
+        roles=PAYROLL_APPROVE,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_bank_files_export": Row(
+        "api",
+        (Call("POST", kwargs=lambda c: _payroll(c, "approved"), query=lambda c: {"fmt": "csv"}),),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+        note="writes the next batch and answers its files",
+    ),
+    "api:payroll_bank_files": Row(
+        "api",
+        (
+            Call("GET", kwargs=lambda c: _payroll(c, "exported"), data=lambda c: {"fmt": "csv"}),
+            Call("GET", kwargs=lambda c: _payroll(c, "exported"), data=lambda c: {"fmt": "xlsx", "batch": 1}),
+        ),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_return_import": Row(
+        "api",
+        (Call("POST", kwargs=lambda c: _payroll(c, "exported"), data=return_upload, encoding="form"),),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:payroll_reissue": Row(
+        "api",
+        (Call("POST", kwargs=lambda c: _payroll(c, "failed"), data=lambda c: {"line_ids": None}),),
+        roles=PAYROLL_RUN,
+        target="payroll",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:bank_account_set": Row(
+        "api",
+        (
+            Call(
+                "PUT",
+                kwargs=_h,
+                data=lambda c: {k: v for k, v in account_form(c).items() if k != "owner"},
+            ),
+        ),
+        roles=WRITE,
+        target="household",
+        writes=True,
+        must_change=True,
+        needs=PAYMENTS_API,
+    ),
+    "api:household_payments": Row(
+        "api", (Call("GET", kwargs=_h),), roles=PERSONAL, target="recipient", needs=PAYMENTS_API
+    ),
+}
+
+
 MATRIX: dict[str, Row] = {
     # -- framework and public URLs
     "set_language": Row(
@@ -496,7 +2084,9 @@ MATRIX: dict[str, Row] = {
     "api:region_list": Row("api", (Call("GET", check=check_api_regions),)),
     **dict(API_TOKENS),
     # -- API: households
-    "api:household_list": Row("api", (Call("GET", check=check_api_household_search),), roles=PERSONAL),
+    "api:household_list": Row(
+        "api", (Call("GET", data=lambda c: {"page_size": 100}, check=check_api_household_search),), roles=PERSONAL
+    ),
     "api:household_create": Row(
         "api",
         (
@@ -864,6 +2454,40 @@ MATRIX: dict[str, Row] = {
         writes=True,
         needs=("doudi.policy.views",),
     ),
+    # What-if simulations: aggregates over the caseload in the caller's region, for those who set or watch policy.
+    "policy:simulate": Row(
+        "page",
+        (
+            Call("GET", scoped=False),
+            Call(
+                "POST",
+                data=lambda c: {"path": "dibao.standard", "mode": "pct_up", "amount": "5", "effective_from": TODAY},
+                encoding="form",
+                scoped=False,
+            ),
+            Call(
+                "POST",
+                data=lambda c: {
+                    "path": "dibao.standard",
+                    "mode": "pct_up",
+                    "amount": "5",
+                    "effective_from": TODAY,
+                    "regions": [c.k.county.code],
+                },
+                encoding="form",
+            ),
+        ),
+        roles=frozenset({CA, str(Role.SUPERVISOR), AD}),
+        target="county",
+        outside=s(404, 422),
+        writes=True,  # a simulation writes nothing, whoever runs it
+        needs=("doudi.policy.views",),
+        note="regions outside the caller's are not even choices (422)",
+    ),
+    **CASE_PAGES,
+    **PAYMENT_PAGES,
+    **CASE_API,
+    **PAYMENT_API,
 }
 
 
@@ -904,19 +2528,55 @@ def module_missing(name: str) -> bool:
     return False
 
 
+# Columns a request may change without changing records: authenticating stamps a token, logging in a user.
+FINGERPRINT_SKIP = {("core.ApiToken", "last_used_at"), ("core.User", "last_login")}
+
+
+@functools.cache
+def _fingerprint_sql() -> tuple[tuple[str, str], ...]:
+    """(model, SELECT of every row) for every model of the project's apps: a new app's tables are covered too."""
+    qn = connection.ops.quote_name
+    queries = []
+    for model in django_apps.get_models():
+        if not model.__module__.startswith("doudi."):
+            continue
+        label = model._meta.label
+        columns = [f.column for f in model._meta.concrete_fields if (label, f.attname) not in FINGERPRINT_SKIP]
+        table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+        queries.append((label, f"SELECT {', '.join(map(qn, columns))} FROM {table} ORDER BY {pk}"))
+    return tuple(queries)
+
+
 def fingerprint() -> dict[str, Any]:
-    """Everything a request could change: registry rows, tokens, regions and the audit log."""
-    models = (Household, Person, Membership, IncomeItem, AssetItem, ExpenseItem, ApiToken)
-    state: dict[str, Any] = {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
-    for token in state["ApiToken"]:
-        token.pop("last_used_at")  # authenticating with a token stamps it; that is not a change to records
-    state["Region"] = Region.objects.count()
-    state["AuditLog"] = AuditLog.objects.count()
-    state["User"] = list(User.objects.order_by("pk").values_list("pk", "is_active", "role", "region_id"))
+    """Everything a request could change: every row of every table of the project (registry, cases, payments,
+    policy, tokens, users, regions, the audit log …), column by column. Raw rows: fast enough to take before and
+    after every call."""
+    state: dict[str, Any] = {}
+    with connection.cursor() as cursor:
+        for label, sql in _fingerprint_sql():
+            cursor.execute(sql)
+            state[label] = cursor.fetchall()
     return state
 
 
 OPTION_RE = re.compile(r"""<option[^>]*value=["'](\d{12})["']""")
+
+
+def zip_text(body: bytes) -> str:
+    """The text of every member of a zip (bank files: a zip of CSV or .xlsx files, themselves zips of XML)."""
+    parts = []
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        for name in archive.namelist():
+            data = archive.read(name)
+            parts.append(zip_text(data) if data[:2] == b"PK" else data.decode("utf-8-sig", errors="replace"))
+    return "\n".join(parts)
+
+
+def pdf_text(body: bytes) -> str:
+    """The text of a PDF (notices, certificates, publicity lists), as a reader would copy it."""
+    import pypdf
+
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(body)).pages)
 
 
 def assert_no_leak(c: Ctx, response: Any, sent: Any = None) -> None:
@@ -927,9 +2587,12 @@ def assert_no_leak(c: Ctx, response: Any, sent: Any = None) -> None:
     if getattr(response, "streaming", False):
         return
     body = response.content
-    if body[:2] == b"PK":  # xlsx: zipped, checked through the CSV exports instead
-        return
-    text = body.decode("utf-8-sig", errors="replace")
+    if body[:2] == b"PK":
+        text = zip_text(body)
+    elif body[:5] == b"%PDF-":
+        text = pdf_text(body)
+    else:
+        text = body.decode("utf-8-sig", errors="replace")
     if response.get("Content-Type", "").startswith("application/json"):
         text += json.dumps(json.loads(body or b"null"), ensure_ascii=False) if body else ""
     echoed = [str(v) for v in (sent or {}).values() if isinstance(v, str | int) and len(str(v)) >= 2]
@@ -950,10 +2613,17 @@ def assert_no_leak(c: Ctx, response: Any, sent: Any = None) -> None:
         assert offered <= in_scope, f"{c.role} is offered regions {sorted(offered - in_scope)}"
 
 
-def send(c: Ctx, call: Call, name: str) -> tuple[Any, dict[str, Any]]:
-    """Make the call; returns the response and the data sent."""
+def prepare(c: Ctx, call: Call, name: str) -> tuple[str, dict[str, Any]]:
+    """The URL and the data of a call (building them may create fixture records: do it before the fingerprint)."""
     url = reverse(name, kwargs=call.kwargs(c) or None)
-    data = call.data(c) or {}
+    if call.query is not None:
+        url += "?" + urlencode(call.query(c))
+    return url, call.data(c) or {}
+
+
+def send(c: Ctx, call: Call, prepared: tuple[str, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """Make the call; returns the response and the data sent."""
+    url, data = prepared
     if call.method == "GET":
         return c.client.get(url, data, **c.headers), data
     if call.encoding == "form":
@@ -961,6 +2631,11 @@ def send(c: Ctx, call: Call, name: str) -> tuple[Any, dict[str, Any]]:
         return c.client.post(url, data, **c.headers), data
     body = json.dumps(data) if data else ""
     return c.client.generic(call.method, url, body, content_type="application/json", **c.headers), data
+
+
+def is_download(response: Any) -> bool:
+    body = b"" if getattr(response, "streaming", False) else response.content
+    return "attachment" in response.get("Content-Disposition", "") or body[:5] == b"%PDF-" or body[:2] == b"PK"
 
 
 def is_login_redirect(response: Any) -> bool:
@@ -988,18 +2663,24 @@ def run_row(world: World, name: str, row: Row, role: str, auth: str) -> None:
         for index, call in enumerate(row.calls):
             where = f"{name} call {index + 1} ({call.method}) as {role} via {auth}, target {target and target.label}"
             expected, allowed = row.expected(user.role, target, call)
+            prepared = prepare(c, call, name)
             before = fingerprint() if row.writes else None
-            response, sent = send(c, call, name)
+            response, sent = send(c, call, prepared)
             assert response.status_code in expected, (
                 f"{where}: got {response.status_code}, expected {sorted(expected)}: {response.content[:300]!r}"
             )
             if not row.static:
                 assert_no_leak(c, response, sent)
-            if row.writes and not allowed:
-                assert fingerprint() == before, f"{where}: refused, yet the database changed"
-            if row.writes and allowed and row.must_change and response.status_code < 300:
+            if is_download(response):  # personal data in a file: never kept by a browser or a proxy
+                assert "no-store" in response.get("Cache-Control", ""), f"{where}: a download without no-store"
+            if row.writes and (not allowed or response.status_code >= 400):
+                assert fingerprint() == before, f"{where}: refused ({response.status_code}), yet the database changed"
+            # A successful write (2xx, or a page's redirect) must change something; a row's GETs are forms, unless
+            # the row has only GETs (downloads, which are audited).
+            changes = call.method != "GET" or all(other.method == "GET" for other in row.calls)
+            if row.writes and allowed and row.must_change and changes and response.status_code < 400:
                 assert fingerprint() != before, f"{where}: allowed, yet nothing changed (is the call well-formed?)"
-            if allowed and call.check is not None and response.status_code < 300:
+            if allowed and call.check is not None and response.status_code < 400:
                 call.check(c, response)
 
 
@@ -1064,8 +2745,9 @@ def test_anonymous_requests_are_refused_and_change_nothing(world, name):
     targets: list[Target | None] = list(TARGETS[row.target](world, role)) if row.target else [None]
     c = Ctx(world=world, role=role, client=client, headers={}, target=targets[0])
     for call in row.calls:
+        prepared = prepare(c, call, name)
         before = fingerprint()
-        response, _ = send(c, call, name)
+        response, _ = send(c, call, prepared)
         if row.public:
             assert response.status_code in row.anonymous, f"{name}: got {response.status_code}"
         elif row.kind == "api":

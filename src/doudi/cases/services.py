@@ -956,6 +956,8 @@ def _decide(
         _apply_recheck_decision(scope, app, decision, det)
     elif approving and not one_off:
         _recipient_create(scope, app, decision, det)
+    elif approving and not decision.act_first and amount > 0:
+        _one_off_payment_create(scope, app, decision, det)
     _audit(
         scope,
         AuditAction.CREATE,
@@ -1053,6 +1055,32 @@ def _recipient_create(scope: Scope, app: Application, decision: Decision, det: D
     _history(recipient, scope, "", "审批通过，次月起发放", app.discovered_by, recipient.start_month, app)
     _schedule_recheck(recipient, recipient.start_month)
     _audit(scope, AuditAction.CREATE, recipient, "纳入救助", after=snapshot(recipient))
+    return recipient
+
+
+def _one_off_payment_create(scope: Scope, app: Application, decision: Decision, det: Determination) -> Recipient:
+    """A one-off benefit (temporary assistance, funeral subsidy) approved through the normal procedure is paid in
+    the county's payroll of the month of the decision: a recipient row payable for that one month only (start =
+    end month), keyed by the application so that a household may receive again later. Act-first help was paid at
+    once and has no payroll line."""
+    month = decision.decided_on.replace(day=1)
+    recipient = Recipient.objects.create(
+        program=app.program,
+        household=app.household,
+        person=app.subject_person,
+        subject_key=f"{app.subject_key}:a{app.pk}",
+        region=app.region,
+        region_path=app.region_path,
+        status=RecipientStatus.ACTIVE,
+        start_month=month,
+        end_month=month,
+        monthly_amount=decision.amount,
+        determination=det,
+        application=app,
+        recheck_category=RecheckCategory.YEARLY,  # not used: a one-off benefit is never rechecked
+    )
+    _history(recipient, scope, "", "一次性救助，当月发放", app.discovered_by, month, app)
+    _audit(scope, AuditAction.CREATE, recipient, "一次性救助纳入当月发放", after=snapshot(recipient))
     return recipient
 
 

@@ -20,9 +20,11 @@ from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase, _csrf_needed
 
+from doudi.cases.api import router as cases_router
 from doudi.core.api import BearerTokenAuth, SessionCsrfAuth
 from doudi.core.api import router as core_router
 from doudi.core.errors import ApplicationError, NotFound
+from doudi.payments.api import router as payments_router
 from doudi.registry.api import router as registry_router
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,8 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("", core_router)
 api.add_router("", registry_router)
+api.add_router("", cases_router)
+api.add_router("", payments_router)
 
 # Registered last, so it only catches paths no endpoint claimed: unknown API URLs answer in the error shape too.
 _fallback = Router()

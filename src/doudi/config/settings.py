@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "doudi.cases",
     "doudi.payments",
     "doudi.policy",
+    "doudi.integrity",
     "doudi.web",
 ]
 
@@ -154,6 +155,10 @@ DOUDI_IMPORT_MAX_ROWS = int(os.environ.get("DOUDI_IMPORT_MAX_ROWS", "200000"))
 # Login throttling: failures per (username, client) inside the window lock further attempts.
 DOUDI_LOGIN_MAX_FAILURES = int(os.environ.get("DOUDI_LOGIN_MAX_FAILURES", "5"))
 DOUDI_LOGIN_LOCK_SECONDS = int(os.environ.get("DOUDI_LOGIN_LOCK_SECONDS", "900"))
+
+# PDF notices: a CJK TrueType font (.ttf/.ttc) to embed; empty = the first installed of WenQuanYi / Noto CJK,
+# else reportlab's built-in STSong-Light CID font (not embedded). See docs/documents.md.
+DOUDI_PDF_FONT = os.environ.get("DOUDI_PDF_FONT", "")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -547,6 +548,41 @@ def payroll_bank_files_export(
             },
         )
     return ExportResult(batch=batch, files=files, missing_account=missing)
+
+
+def bank_archive_dir(payroll: Payroll) -> Path:
+    """Where the bank files of a payroll are kept once written: every batch sent to a bank stays retrievable
+    (a download lost in the browser must not lose a batch). `DOUDI_VAR_DIR/bankfiles/<id>-<created>/`: the
+    creation time keeps a rebuilt database's payroll of the same id from meeting an older payroll's files."""
+    return Path(settings.VAR_DIR) / "bankfiles" / f"{payroll.pk}-{payroll.created_at:%Y%m%d%H%M%S%f}"
+
+
+def payroll_bank_files_archived(
+    *, scope: Scope, payroll_id: int, batch: int | None, fmt: str
+) -> tuple[int, list[Path]]:
+    """The kept files of one batch (default: the latest) in one format, read-only; the copy is audited as an
+    export of personal data."""
+    _require_payroll_role(scope)
+    scope.require_bulk()
+    if fmt not in ("csv", "xlsx"):
+        raise ApplicationError("invalid_format", "文件格式只能是csv或xlsx", "fmt")
+    with transaction.atomic():
+        payroll = _locked_payroll(scope, payroll_id)
+        number = payroll.exports if batch is None else batch
+        if number < 1 or number > payroll.exports:
+            raise NotFound("该批次银行文件不存在", "batch")
+        files = sorted(bank_archive_dir(payroll).glob(f"*-{number}.{fmt}"))
+        if not files:
+            raise NotFound("该批次没有此格式的银行文件", "fmt")
+        audit_log_create(
+            scope=scope,
+            action=AuditAction.EXPORT,
+            subject_type="payroll_bank_files",
+            subject_id=payroll.pk,
+            region_code=payroll.region_id,
+            after={"batch": number, "format": fmt, "copy": True, "files": [f.name for f in files]},
+        )
+    return number, files
 
 
 # ---- bank return files ------------------------------------------------------------------------------------

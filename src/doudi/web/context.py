@@ -18,10 +18,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = [(_("首页"), reverse("web:home"))]
     if user.role in PERSONAL_DATA_ROLES:
         items.append((_("家庭户查询"), reverse("web:household_list")))
+        items.append((_("待办"), reverse("cases:task_list")))
     if user.role in REGISTRY_WRITE_ROLES:
         items.append((_("新建家庭"), reverse("web:household_new")))
     if user.role in REGISTRY_BULK_ROLES:
         items.append((_("导入导出"), reverse("web:import")))
+    if user.role in PERSONAL_DATA_ROLES:
+        items.append((_("公示管理"), reverse("cases:publicity_list")))
+        items.append((_("保障对象"), reverse("cases:recipient_list")))
+    if user.role in {"township_reviewer", "county_approver", "county_verifier", "admin"}:
+        items.append((_("发放管理"), reverse("payments:payroll_list")))
     items.append((_("政策参数"), reverse("policy:parameter_list")))  # policy is public information: every role
     # The deepest matching entry is the current one (/households/new/ is not also /households/).
     path = request.path

@@ -21,6 +21,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from doudi.cases import services as case_services
 from doudi.core.errors import ApplicationError, NotFound
 from doudi.core.scope import Scope, scope_for
 from doudi.core.selectors import audit_for_household, region_get, region_list, village_choices
@@ -174,7 +175,14 @@ def household_list(request: HttpRequest, scope: Scope) -> HttpResponse:
 def household_detail(request: HttpRequest, scope: Scope, household_id: int) -> HttpResponse:
     detail = selectors.household_detail(scope=scope, household_id=household_id)
     history = audit_for_household(scope=scope, household_id=household_id)
-    return page(request, scope, "web/household_detail.html", {"detail": detail, "history": history})
+    # The case actions offered here are those the case services would accept from this role.
+    actions = {
+        "intake": scope.role in case_services.INTAKE_ROLES,
+        "act_first": scope.role in case_services.CASE_OPEN_ROLES,
+        "changes": scope.role in case_services.CHANGE_REPORT_ROLES,
+    }
+    context = {"detail": detail, "history": history, "case_actions": actions}
+    return page(request, scope, "web/household_detail.html", context)
 
 
 # --- registry writes -----------------------------------------------------------------------------------------

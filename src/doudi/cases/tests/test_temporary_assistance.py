@@ -12,6 +12,7 @@ from doudi.cases.choices import ApplicationStatus
 from doudi.cases.models import CaseStep, Decision, Recipient
 from doudi.cases.tests.conftest import complete, intake, publicise, version, visit
 from doudi.core.errors import ApplicationError, PermissionDenied
+from doudi.payments import services as payment_services
 
 DAY = dt.date(2020, 6, 1)
 TA_DOCS = {"application_form": True, "id_card": True, "hardship_proof": True}
@@ -72,8 +73,23 @@ def test_the_township_approves_within_its_ceiling(actors, household):
     decision = Decision.objects.get(application=app)
     assert decision.amount == Decimal("1500.00") and decision.effective_month is None
     assert decision.determination.rules_program == "temporary"
-    assert not Recipient.objects.exists()  # one-off help
     assert CaseStep.objects.get(application=app, code="approval").payload["tier"]["tier"] == "township"
+    # One-off help is paid once, in the county's payroll of the month of the decision
+    (recipient,) = Recipient.objects.all()
+    assert recipient.program == "temporary_assistance" and recipient.monthly_amount == Decimal("1500.00")
+    assert recipient.start_month == recipient.end_month == dt.date(2020, 6, 1)
+    assert recipient.subject_key == f"h{household.pk}:a{app.pk}"  # the household may be helped again later
+    county = household.region.parent.parent  # village → township → county
+    payroll = payment_services.payroll_generate(
+        scope=actors.ca, county_code=county.code, program="temporary_assistance", month="2020-06"
+    )
+    assert [(line.recipient_id, line.amount) for line in payroll.lines.all()] == [(recipient.pk, Decimal("1500.00"))]
+    later = payment_services.payroll_generate(
+        scope=actors.ca, county_code=payroll.region_id, program="temporary_assistance", month="2020-07"
+    )
+    assert later.lines.count() == 0
+    # and it no longer shows among the current recipients once its month has passed
+    assert not selectors.recipients_in_scope(scope=actors.ca).filter(pk=recipient.pk).exists()
 
 
 def test_above_the_township_ceiling_only_the_county_may_approve(actors, household):
@@ -121,6 +137,7 @@ def test_act_first_pays_now_and_the_record_must_be_completed_in_five_working_day
     assert app.status == ApplicationStatus.APPROVED and app.kind == "act_first"
     decision = Decision.objects.get(application=app)
     assert decision.act_first and decision.amount == Decimal("1000.00")
+    assert not Recipient.objects.exists()  # paid on the spot: no payroll line
     step = CaseStep.objects.get(application=app, code="record_completion")
     assert step.due_date == dt.date(2020, 6, 12)
     # And after the limit it is on the act-first overdue list
