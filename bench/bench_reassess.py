@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_reassess.py                      # 1,000,000 households
     .venv/bin/python bench/bench_reassess.py --households 100000 --cases 50
     .venv/bin/python bench/bench_reassess.py --single-only           # single case + doudi assess only
+    .venv/bin/python bench/bench_reassess.py --households 100000 --spark   # and PySpark local mode
 
 Measures, on one generated caseload (deterministic, numpy/pyarrow via ``doudi.rules.synthetic``; written as
 Parquet under ``bench/data/reassess-<N>/`` and reused):
@@ -212,6 +213,31 @@ def run_ibis(directory: Path) -> tuple[float, pa.Table]:
     return time.perf_counter() - t0, result
 
 
+def run_spark(directory: Path) -> tuple[float, pa.Table]:
+    """The same Ibis expressions on PySpark in local mode (all cores), reading the same Parquet files; the
+    result is brought back as Arrow so that it can be compared with DuckDB's."""
+    from pyspark.sql import SparkSession
+
+    cores = os.cpu_count() or 1
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("doudi-bench-reassess")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(2 * cores))
+        .config("spark.driver.memory", "6g")
+        .getOrCreate()
+    )
+    con = ibis.pyspark.connect(session)
+    t0 = time.perf_counter()
+    tables = {t: con.read_parquet(str(directory / f"{t}.parquet"), table_name=t) for t in TABLES}
+    expr = evaluate_caseload("dibao", tables, AS_OF)
+    assert not isinstance(expr, pa.Table)
+    result = con.to_pyarrow(expr)
+    seconds = time.perf_counter() - t0
+    session.stop()
+    return seconds, result
+
+
 def run_arrow(directory: Path) -> tuple[float, pa.Table]:
     """``evaluate_caseload`` on Arrow tables read from the same Parquet files: on DuckDB it runs the cached
     caseload statement (compiled from the same expressions; ``doudi rules compile`` ships it) instead of
@@ -322,6 +348,7 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--cases", type=int, default=200, help="single-case evaluate() repetitions")
     parser.add_argument("--single-only", action="store_true", help="only the single-case and process timings")
+    parser.add_argument("--spark", action="store_true", help="also run the same expressions on PySpark (local mode)")
     args = parser.parse_args()
 
     if args.single_only:
@@ -351,6 +378,11 @@ def main() -> None:
     assert ibis_amounts.column("dibao_amount").equals(sql_amounts.column("dibao_amount")), "amounts differ"
     arrow_sorted = arrow_result.sort_by("household_id")
     assert arrow_sorted.equals(ibis_result.sort_by("household_id")), "cached-SQL result differs"
+    spark_s = None
+    if args.spark:
+        spark_s, spark_result = run_spark(directory)
+        spark_amounts = spark_result.select(["household_id", "dibao_amount"]).sort_by("household_id")
+        assert spark_amounts.column("dibao_amount").equals(ibis_amounts.column("dibao_amount")), "Spark differs"
     eligible = sum(1 for x in ibis_result.column("dibao_eligible").to_pylist() if x)
     total = sum(ibis_result.column("dibao_amount").to_pylist())
 
@@ -365,6 +397,7 @@ def main() -> None:
         "ibis_trace_columns": ibis_result.num_columns,
         "arrow_duckdb_cached_sql_s": round(arrow_s, 2),
         "sql_duckdb_s": round(sql_s, 2),
+        "ibis_pyspark_local_s": round(spark_s, 2) if spark_s is not None else None,
         "amounts_identical": True,
         "eligible_households": eligible,
         "monthly_cost_yuan": str(total),
@@ -380,6 +413,8 @@ def main() -> None:
     print(f"{'ibis → duckdb (' + str(ibis_result.num_columns) + ' trace columns)':<34} {ibis_s:>9.2f}")
     print(f"{'arrow → cached SQL on duckdb':<34} {arrow_s:>9.2f}")
     print(f"{'hand-written duckdb SQL (amounts)':<34} {sql_s:>9.2f}")
+    if spark_s is not None:
+        print(f"{'ibis → pyspark local (same trace)':<34} {spark_s:>9.2f}")
     print_single(single, process)
     print(f"amounts identical for all households; eligible {eligible:,}; monthly cost {total:,} yuan")
 
