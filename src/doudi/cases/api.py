@@ -518,6 +518,7 @@ def case_step_complete(request: HttpRequest, application_id: int, code: str, pay
         step_code=code,
         comment=payload.comment,
         payload=payload.payload,
+        today=payload.acted_on,
     )
     return _case_detail(scope, application_id)
 
@@ -531,7 +532,12 @@ def case_step_complete(request: HttpRequest, application_id: int, code: str, pay
 def case_step_skip(request: HttpRequest, application_id: int, code: str, payload: StepSkipIn) -> Any:
     scope = request_scope(request)
     services.step_skip(
-        scope=scope, application_id=application_id, version=payload.version, step_code=code, reason=payload.reason
+        scope=scope,
+        application_id=application_id,
+        version=payload.version,
+        step_code=code,
+        reason=payload.reason,
+        today=payload.acted_on,
     )
     return _case_detail(scope, application_id)
 
@@ -552,6 +558,7 @@ def case_refuse(request: HttpRequest, application_id: int, payload: RefuseIn) ->
         reasons=payload.reasons,
         comment=payload.comment,
         payload=payload.payload,
+        today=payload.acted_on,
     )
     return _case_detail(scope, application_id)
 

@@ -256,8 +256,12 @@ class CaseCreateIn(Schema):
     request: dict[str, Any] = Field(default_factory=dict, description="临时救助：申请事项（type、reason…）")
 
 
+ACTED_ON = "办理日期（补录纸质记录时可早于今天；不得早于本环节开始日期，不得晚于今天）；省略为今天"
+
+
 class StepCompleteIn(Schema):
     version: int = VersionField
+    acted_on: dt.date | None = Field(None, description=ACTED_ON)
     comment: str = ""
     payload: dict[str, Any] = Field(
         default_factory=dict,
@@ -268,11 +272,13 @@ class StepCompleteIn(Schema):
 
 class StepSkipIn(Schema):
     version: int = VersionField
+    acted_on: dt.date | None = Field(None, description=ACTED_ON)
     reason: str
 
 
 class RefuseIn(Schema):
     version: int = VersionField
+    acted_on: dt.date | None = Field(None, description=ACTED_ON)
     step_code: str = Field(description="作出不予批准决定的环节（当前环节）", examples=["county_approval"])
     reasons: list[str] = Field(description="书面理由，至少一条")
     comment: str = ""

@@ -508,3 +508,23 @@ def test_a_session_write_without_the_csrf_token_is_refused(users, clock, househo
     token = client.cookies["csrftoken"].value
     done = client.post(url, {"version": case["version"]}, content_type=JSON, HTTP_X_CSRFTOKEN=token)
     assert done.status_code == 200, done.content.decode()
+
+
+def test_a_step_may_be_entered_with_its_paper_date_but_not_in_the_future(api, clock, household):
+    tr = api("township_reviewer")
+    case = intake_via_api(api("village_worker"), household)
+    received = Application.objects.get(pk=case["id"]).received_on
+    future = post(
+        tr,
+        f"/api/cases/{case['id']}/steps/acceptance/complete",
+        {"version": case["version"], "acted_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()},
+    )
+    assert future.status_code == 422 and future.json()["field"] == "acted_on"
+    done = post(
+        tr,
+        f"/api/cases/{case['id']}/steps/acceptance/complete",
+        {"version": case["version"], "acted_on": str(received)},
+    )
+    assert done.status_code == 200
+    step = Application.objects.get(pk=case["id"]).steps.get(code="acceptance")
+    assert step.acted_on == received
