@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from doudi.core.choices import PERSONAL_DATA_ROLES, REGISTRY_BULK_ROLES, REGISTRY_WRITE_ROLES
 
@@ -18,7 +19,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = [(_("首页"), reverse("web:home"))]
     if user.role in PERSONAL_DATA_ROLES:
         items.append((_("家庭户查询"), reverse("web:household_list")))
-        items.append((_("待办"), reverse("cases:task_list")))
+        items.append((pgettext("navigation", "待办"), reverse("cases:task_list")))
     if user.role in REGISTRY_WRITE_ROLES:
         items.append((_("新建家庭"), reverse("web:household_new")))
     if user.role in REGISTRY_BULK_ROLES:

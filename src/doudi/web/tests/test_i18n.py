@@ -17,22 +17,29 @@ def po_entries(path: Path, *, referenced_from: str = "") -> dict[str, str]:
     """msgid → msgstr of a .po file (first plural form for plural entries); the header is skipped.
     With `referenced_from`, only entries whose source references include that path prefix."""
     entries: dict[str, str] = {}
-    key, current, references = None, {"msgid": "", "msgstr": ""}, ""
+    key, current, references = None, {"msgctxt": "", "msgid": "", "msgstr": ""}, ""
 
     def flush() -> None:
         if current["msgid"] and referenced_from in references:
-            entries[current["msgid"]] = current["msgstr"]
+            # a message with a context is stored (and compiled) as "context\x04msgid"
+            name = f"{current['msgctxt']}\x04{current['msgid']}" if current["msgctxt"] else current["msgid"]
+            entries[name] = current["msgstr"]
 
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#:"):
             if key is not None:
                 flush()
-                current, key, references = {"msgid": "", "msgstr": ""}, None, ""
+                current, key, references = {"msgctxt": "", "msgid": "", "msgstr": ""}, None, ""
             references += line
             continue
-        if line.startswith("msgid "):
+        if line.startswith("msgctxt "):
             flush()
-            current, key = {"msgid": "", "msgstr": ""}, "msgid"
+            current, key = {"msgctxt": "", "msgid": "", "msgstr": ""}, "msgctxt"
+        elif line.startswith("msgid "):
+            if key != "msgctxt":
+                flush()
+                current = {"msgctxt": "", "msgid": "", "msgstr": ""}
+            key = "msgid"
         elif line.startswith(("msgstr ", "msgstr[0] ")):
             key = "msgstr"
         elif line.startswith(("msgid_plural", "msgstr[")):
@@ -66,6 +73,7 @@ def test_a_browser_asking_for_english_still_gets_chinese_until_the_user_chooses_
     assert "Household search" in html
     assert "Doudi · Social Assistance Management System" in html
     assert "County approver" in html  # the role label comes from the same catalogue
+    assert ">My tasks</a>" in html  # the navigation's 待办 (a step status elsewhere: "To do") has its own context
 
 
 def test_the_language_switch_sets_english_and_back(client_for):
