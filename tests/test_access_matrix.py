@@ -2484,6 +2484,13 @@ MATRIX: dict[str, Row] = {
         needs=("doudi.policy.views",),
         note="regions outside the caller's are not even choices (422)",
     ),
+    # Integrity findings: county roles (findings of their county), supervisors (counts and coverage only).
+    "integrity:overview": Row(
+        "page",
+        (Call("GET", scoped=False),),
+        roles=frozenset({CA, CV, AD, str(Role.SUPERVISOR)}),
+        needs=("doudi.integrity.views",),
+    ),
     **CASE_PAGES,
     **PAYMENT_PAGES,
     **CASE_API,

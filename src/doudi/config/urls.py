@@ -8,5 +8,6 @@ urlpatterns = [
     path("policy/", include("doudi.policy.urls")),
     path("cases/", include("doudi.cases.urls")),
     path("payments/", include("doudi.payments.urls")),
+    path("integrity/", include("doudi.integrity.urls")),
     path("", include("doudi.web.urls")),
 ]

@@ -29,6 +29,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append((_("保障对象"), reverse("cases:recipient_list")))
     if user.role in {"township_reviewer", "county_approver", "county_verifier", "admin"}:
         items.append((_("发放管理"), reverse("payments:payroll_list")))
+    if user.role in {"county_approver", "county_verifier", "admin", "supervisor"}:
+        items.append((_("核查与整改"), reverse("integrity:overview")))
     items.append((_("政策参数"), reverse("policy:parameter_list")))  # policy is public information: every role
     # The deepest matching entry is the current one (/households/new/ is not also /households/).
     path = request.path
