@@ -8,9 +8,6 @@ its own lines; the services check roles (county approver approves), region (404)
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
-from pathlib import Path
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -258,18 +255,11 @@ ZIP_EXTRA: dict[str, Any] = {
 }
 
 
-def _zip_response(
-    payroll: Payroll, batch: int, fmt: str, paths: list[Path], missing: int | None = None
-) -> HttpResponse:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in paths:
-            archive.write(path, arcname=path.name)
-    name = f"{payroll.region_id[:6]}-{payroll.program}-{payroll.month:%Y%m}-{batch}-{fmt}.zip"
-    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+def _zip_response(kept: services.BankBatch, missing: int | None = None) -> HttpResponse:
+    response = HttpResponse(kept.zip_bytes(), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, kept.zip_name) or "attachment"
     response["Cache-Control"] = "no-store"  # account numbers: never in a shared cache
-    response["X-Doudi-Batch"] = str(batch)
+    response["X-Doudi-Batch"] = str(kept.batch)
     if missing is not None:
         response["X-Doudi-Missing-Account"] = str(missing)
     return response
@@ -295,7 +285,7 @@ def payroll_bank_files_export(
         scope=scope, payroll_id=payroll_id, out_dir=services.bank_archive_dir(payroll), formats=("csv", "xlsx")
     )
     paths = [path for bank in result.files for path in bank.paths if path.suffix == f".{fmt}"]
-    return _zip_response(payroll, result.batch, fmt, paths, result.missing_account)
+    return _zip_response(services.BankBatch(payroll, result.batch, fmt, paths), result.missing_account)
 
 
 @router.get(
@@ -312,8 +302,7 @@ def payroll_bank_files(
     batch: int | None = Query(None, ge=1),
 ) -> HttpResponse:
     scope = request_scope(request)
-    number, paths = services.payroll_bank_files_archived(scope=scope, payroll_id=payroll_id, batch=batch, fmt=fmt)
-    return _zip_response(selectors.payroll_get(scope=scope, payroll_id=payroll_id), number, fmt, list(paths))
+    return _zip_response(services.payroll_bank_files_archived(scope=scope, payroll_id=payroll_id, batch=batch, fmt=fmt))
 
 
 @router.post(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -557,9 +559,29 @@ def bank_archive_dir(payroll: Payroll) -> Path:
     return Path(settings.VAR_DIR) / "bankfiles" / f"{payroll.pk}-{payroll.created_at:%Y%m%d%H%M%S%f}"
 
 
-def payroll_bank_files_archived(
-    *, scope: Scope, payroll_id: int, batch: int | None, fmt: str
-) -> tuple[int, list[Path]]:
+@dataclass
+class BankBatch:
+    """The files of one bank-file batch in one format, ready to be sent as one zip."""
+
+    payroll: Payroll
+    batch: int
+    fmt: str
+    files: list[Path]
+
+    @property
+    def zip_name(self) -> str:
+        p = self.payroll
+        return f"{p.region_id[:6]}-{p.program}-{p.month:%Y%m}-{self.batch}-{self.fmt}.zip"
+
+    def zip_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in self.files:
+                archive.write(path, arcname=path.name)
+        return buffer.getvalue()
+
+
+def payroll_bank_files_archived(*, scope: Scope, payroll_id: int, batch: int | None, fmt: str) -> BankBatch:
     """The kept files of one batch (default: the latest) in one format, read-only; the copy is audited as an
     export of personal data."""
     _require_payroll_role(scope)
@@ -582,7 +604,7 @@ def payroll_bank_files_archived(
             region_code=payroll.region_id,
             after={"batch": number, "format": fmt, "copy": True, "files": [f.name for f in files]},
         )
-    return number, files
+    return BankBatch(payroll=payroll, batch=number, fmt=fmt, files=files)
 
 
 # ---- bank return files ------------------------------------------------------------------------------------

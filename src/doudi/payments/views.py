@@ -3,8 +3,6 @@ bank accounts and a household's payment history. Thin: selectors and services wi
 
 from __future__ import annotations
 
-import io
-import zipfile
 from decimal import Decimal
 from typing import Any
 
@@ -198,16 +196,10 @@ def bank_files(request: HttpRequest, scope: Scope, payroll_id: int, fmt: str) ->
     raw = request.GET.get("batch", "")
     if raw and not raw.isdigit():
         raise ApplicationError("invalid", _("批次应为正整数"), "batch")
-    number, files = services.payroll_bank_files_archived(
+    kept = services.payroll_bank_files_archived(
         scope=scope, payroll_id=payroll_id, batch=int(raw) if raw else None, fmt=fmt
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            archive.write(path, arcname=path.name)
-    payroll = selectors.payroll_get(scope=scope, payroll_id=payroll_id)
-    name = f"{payroll.region_id[:6]}-{payroll.program}-{payroll.month:%Y%m}-{number}-{fmt}.zip"
-    response = download(buffer.getvalue(), name, "zip")
+    response = download(kept.zip_bytes(), kept.zip_name, "zip")
     response["Content-Type"] = "application/zip"
     return response
 
