@@ -64,20 +64,11 @@ class ActionForm(CaseForm):
         label=_("办理日期"), required=False, widget=date_input(), help_text=_("默认今天；补录时填写实际办理日期")
     )
 
-    def __init__(self, *args: Any, not_before: dt.date | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.not_before = not_before
-
     def clean_acted_on(self) -> dt.date | None:
+        # Not before the step opened: the step services check that (`_acting_date`) and the error lands here.
         day: dt.date | None = self.cleaned_data.get("acted_on")
-        if day is None:
-            return None
-        if day > _today():
+        if day is not None and day > _today():  # also guards the actions whose services take no step
             raise forms.ValidationError(_("办理日期不能晚于今天"))
-        if self.not_before and day < self.not_before:
-            raise forms.ValidationError(
-                _("办理日期不能早于本环节开始日期 %(date)s") % {"date": self.not_before.isoformat()}
-            )
         return day
 
 

@@ -307,7 +307,7 @@ def _case_context(
     if current is not None:
         can_act = _may(scope, current.roles)
         complete = bound.get("complete") or forms.StepCompleteForm(
-            initial={**version}, not_before=current.opened_on, auto_id="complete_%s"
+            initial={**version}, auto_id="complete_%s"
         )
         complete.fields["amount"].label = _amount_label(current, app.program)
         ctx.update(
@@ -316,11 +316,11 @@ def _case_context(
             complete_fields=[complete[name] for name in _complete_fields(current, app.program)],
             can_skip=current.optional and _may(scope, {*current.roles, *services.CASE_OPEN_ROLES}),
             skip_form=bound.get("skip")
-            or forms.StepSkipForm(initial=version, not_before=current.opened_on, auto_id="skip_%s"),
+            or forms.StepSkipForm(initial=version, auto_id="skip_%s"),
             can_refuse=current.refusable and can_act,
             refuse_form=bound.get("refuse")
             or forms.RefuseForm(
-                initial={**version, "step_code": current.code}, not_before=current.opened_on, auto_id="refuse_%s"
+                initial={**version, "step_code": current.code}, auto_id="refuse_%s"
             ),
         )
         stage = PUBLICITY_STEPS.get(current.code)
@@ -434,7 +434,7 @@ def _step(scope: Scope, application_id: int, code: str) -> CaseStep | None:
 @require_POST
 def step_complete(request: HttpRequest, scope: Scope, application_id: int, code: str) -> HttpResponseBase:
     step = _step(scope, application_id, code)
-    form = forms.StepCompleteForm(request.POST, not_before=step.opened_on if step else None, auto_id="complete_%s")
+    form = forms.StepCompleteForm(request.POST, auto_id="complete_%s")
 
     def run(data: dict[str, Any]) -> Any:
         return services.step_complete(
@@ -455,7 +455,7 @@ def step_complete(request: HttpRequest, scope: Scope, application_id: int, code:
 @require_POST
 def step_skip(request: HttpRequest, scope: Scope, application_id: int, code: str) -> HttpResponseBase:
     step = _step(scope, application_id, code)
-    form = forms.StepSkipForm(request.POST, not_before=step.opened_on if step else None, auto_id="skip_%s")
+    form = forms.StepSkipForm(request.POST, auto_id="skip_%s")
 
     def run(data: dict[str, Any]) -> Any:
         return services.step_skip(
@@ -476,8 +476,7 @@ def step_skip(request: HttpRequest, scope: Scope, application_id: int, code: str
 def application_refuse(request: HttpRequest, scope: Scope, application_id: int) -> HttpResponseBase:
     app = selectors.application_get(scope=scope, application_id=application_id)
     code = request.POST.get("step_code") or app.current_step
-    step = _step(scope, application_id, code)
-    form = forms.RefuseForm(request.POST, not_before=step.opened_on if step else None, auto_id="refuse_%s")
+    form = forms.RefuseForm(request.POST, auto_id="refuse_%s")
 
     def run(data: dict[str, Any]) -> Any:
         return services.application_refuse(

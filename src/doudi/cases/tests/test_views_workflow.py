@@ -540,3 +540,17 @@ def test_the_2012_democratic_review_form_checks_the_quorum_at_its_field(client_f
     assert_redirect_to_case(response, app.pk)
     page = tr.get(url("application_detail", app.pk)).content.decode()
     assert "参加评议9人，其中村（居）民代表6人" in page and "评议结论：通过" in page
+
+
+def test_a_date_before_the_step_opened_or_in_the_future_is_a_field_error_and_nothing_changes(
+    client_for, actors, household
+):
+    app = intake(actors, household)  # received, and its acceptance step opened, on D
+    tr = client_for("township_reviewer")
+    early = post_step(tr, app.pk, "acceptance", D - dt.timedelta(days=1))
+    assert early.status_code == 422
+    body = early.content.decode()
+    assert 'id="complete_acted_on_error"' in body and "办理日期不能早于本环节开始日期" in body
+    future = post_step(tr, app.pk, "acceptance", dt.date.today() + dt.timedelta(days=1))
+    assert future.status_code == 422 and "办理日期不能晚于今天" in future.content.decode()
+    assert CaseStep.objects.get(application=app, code="acceptance").status == "pending"
