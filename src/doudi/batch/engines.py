@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +56,26 @@ class Engine:
         """Release the connection (a Spark session passed in by the caller is left running)."""
 
 
+# DuckDB's own default is 80 % of the machine's memory; the job needs far less, and what does not fit (temporary
+# tables, large joins) goes to a temporary directory of its own, removed when the engine closes.
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
 class DuckDBEngine(Engine):
     name = "duckdb"
 
-    def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, *, threads: int | None = None, memory_limit: str | None = None, temp_directory: str | None = None
+    ) -> None:
         con = ibis.duckdb.connect()
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
-        if memory_limit:
-            con.raw_sql(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+        limit = (memory_limit or DEFAULT_MEMORY_LIMIT).replace("'", "")
+        con.raw_sql(f"SET memory_limit = '{limit}'")
+        self._own_temp = temp_directory is None
+        # Named, not created: DuckDB creates it only if it has to write there.
+        self.temp_directory = temp_directory or os.path.join(tempfile.gettempdir(), _name("spill"))
+        con.raw_sql(f"SET temp_directory = '{self.temp_directory.replace(chr(39), '')}'")
         # Insertion order is irrelevant (results are sorted) and keeping it costs memory.
         con.raw_sql("SET preserve_insertion_order = false")
         super().__init__(con)
@@ -73,6 +86,16 @@ class DuckDBEngine(Engine):
             return t.drop("file_row_number")
         return t.rename({ROW_COL: "file_row_number"}).mutate(**{ROW_COL: ibis._[ROW_COL] + 1})
 
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        # Streamed in batches: a result collected whole inside DuckDB (tens of millions of hits at 10M
+        # households) must fit in the memory limit, whereas streamed batches leave it as soon as they are read.
+        # (``_to_duckdb_relation`` is what Ibis's own ``to_pyarrow`` uses; its ``to_pyarrow_batches`` calls a
+        # DuckDB method that DuckDB 2 no longer has.)
+        relation = self.con._to_duckdb_relation(expr)
+        result = relation.to_arrow_reader(1_000_000).read_all()
+        assert isinstance(result, pa.Table)
+        return result
+
     def materialise(self, expr: ir.Table) -> ir.Table:
         return self.con.create_table(_name("tmp"), expr, temp=True)
 
@@ -81,6 +104,8 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.disconnect()
+        if self._own_temp:
+            shutil.rmtree(self.temp_directory, ignore_errors=True)
 
 
 class SparkEngine(Engine):
@@ -142,7 +167,7 @@ class SparkEngine(Engine):
 
 
 def connect(engine: str = "duckdb", *, spark_session: Any | None = None, **options: Any) -> Engine:
-    """Open an engine by name; ``options`` go to the DuckDB engine (threads, memory_limit)."""
+    """Open an engine by name; ``options`` go to the DuckDB engine (threads, memory_limit, temp_directory)."""
     if engine == "duckdb":
         return DuckDBEngine(**options)
     if engine == "spark":

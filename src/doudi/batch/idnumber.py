@@ -37,9 +37,24 @@ def is_valid_id(value: object) -> bool:
     return check_char(head) == last
 
 
+# Blanks trimmed from both ends of every text value: space, \t, \n, \v, \f, \r (the same on every backend;
+# ``StringValue.strip`` trims different sets on DuckDB and Spark).
+_BLANKS_RE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+
+
+def strip_blanks(value: ir.StringValue) -> ir.StringValue:
+    """``value`` without leading and trailing blanks.
+
+    The trim runs only on values whose first or last character sorts before ``!`` (every blank does): that
+    test is several times cheaper than trimming every value, and nearly every value is already clean.
+    """
+    padded = ((value < "!") | (value.right(1) < "!")).fill_null(False)
+    return cast(ir.StringValue, ibis.ifelse(padded, value.re_replace(_BLANKS_RE, ""), value))
+
+
 def normalise_id_expr(raw: ir.Value) -> ir.StringValue:
     """Trim and upper-case an ID column (a lower-case ``x`` check character is common); ``''`` → NULL."""
-    text = cast(ir.StringValue, raw.cast("string")).strip().upper()
+    text = strip_blanks(cast(ir.StringValue, raw.cast("string"))).upper()
     return cast(ir.StringValue, text.nullif(""))
 
 

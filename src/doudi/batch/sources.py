@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from .engines import ROW_COL, Engine
 from .errors import BatchInputError
-from .idnumber import normalise_id_expr, with_id_check
+from .idnumber import normalise_id_expr, strip_blanks, with_id_check
 
 ColumnType = Literal["id", "str", "money", "decimal", "date", "int", "enum"]
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
@@ -406,45 +406,69 @@ def require_columns(raw: ir.Table, columns: Iterable[str], where: str) -> None:
 # --- validation ------------------------------------------------------------------------------------------
 def _text(raw: ir.Value) -> ir.StringValue:
     value = raw if raw.type().is_string() else raw.cast("string")
-    return cast(ir.StringValue, cast(ir.StringValue, value).strip().nullif(""))
+    return cast(ir.StringValue, strip_blanks(cast(ir.StringValue, value)).nullif(""))
+
+
+ParseFn = Callable[[ir.Value], ir.Value]
+
+
+def parse_parts(raw: ir.Value, col: Column) -> tuple[ir.Value, ParseFn, bool]:
+    """How one column is read, in two steps: (text, parse, can_be_bad).
+
+    ``text`` is the trimmed value (NULL when empty; a typed Parquet value as it is), ``parse(text)`` the typed
+    value (NULL when it does not parse). A value is missing when ``text`` is NULL, and bad when ``text`` is
+    not NULL but the parsed value is (only possible when ``can_be_bad``).  The steps are separate so that a job
+    can compute each once per row in its own projection (backends do not share repeated sub-expressions).
+    """
+    dtype = raw.type()
+    if col.type == "id":
+        return normalise_id_expr(raw), lambda text: text, False
+    if dtype.is_string() or col.type in ("str", "enum"):
+        if col.type == "str":
+            return _text(raw), lambda text: text, False
+        if col.type == "enum":
+            choices = list(col.choices)
+
+            def enum(text: ir.Value) -> ir.Value:
+                low = cast(ir.StringValue, text).lower()
+                return ibis.ifelse(low.isin(choices), low, ibis.null("string"))
+
+            return _text(raw), enum, True
+        pattern = {"money": _MONEY_RE, "decimal": _MONEY_RE, "date": _DATE_RE, "int": _INT_RE}[col.type]
+        target = {"money": MONEY, "decimal": MONEY, "date": "date", "int": "int64"}[col.type]
+
+        def parse(text: ir.Value) -> ir.Value:
+            shaped = cast(ir.StringValue, text).re_search(pattern).fill_null(False)
+            return ibis.ifelse(shaped, text, ibis.null("string")).try_cast(target)
+
+        return _text(raw), parse, True
+    # Typed input (Parquet): cast, never fail the whole query on one value.
+    if col.type in ("money", "decimal"):
+        if dtype.is_decimal() or dtype.is_integer() or dtype.is_floating():
+
+            def money(value: ir.Value) -> ir.Value:
+                parsed = value.try_cast(MONEY)
+                return ibis.ifelse(parsed < 0, ibis.null(MONEY), parsed)
+
+            return raw, money, True
+    elif col.type == "date":
+        if dtype.is_date():
+            return raw, lambda value: value, False
+        if dtype.is_timestamp():
+            return raw, lambda value: value.cast("date"), False
+    elif col.type == "int" and dtype.is_integer():
+        return raw, lambda value: value.cast("int64"), False
+    # Any other type: not what the column needs.
+    return raw, lambda value: ibis.null(value.type()), True
 
 
 def parse_column(raw: ir.Value, col: Column) -> tuple[ir.Value, ir.BooleanValue, ir.BooleanValue]:
     """(parsed value, is missing, is bad) for one column; parsed is NULL when missing or bad."""
-    dtype = raw.type()
-    if col.type == "id":
-        text = normalise_id_expr(raw)
-        return text, text.isnull(), ibis.literal(False)
-    if dtype.is_string() or col.type in ("str", "enum"):
-        text = _text(raw)
-        missing = text.isnull()
-        if col.type == "str":
-            return text, missing, ibis.literal(False)
-        if col.type == "enum":
-            low = text.lower()
-            ok = low.isin(list(col.choices))
-            return ibis.ifelse(ok, low, ibis.null("string")), missing, ~missing & ~ok
-        pattern = {"money": _MONEY_RE, "decimal": _MONEY_RE, "date": _DATE_RE, "int": _INT_RE}[col.type]
-        target = {"money": MONEY, "decimal": MONEY, "date": "date", "int": "int64"}[col.type]
-        shaped = text.re_search(pattern).fill_null(False)
-        value = ibis.ifelse(shaped, text, ibis.null("string")).try_cast(target)
-        return value, missing, ~missing & value.isnull()
-    # Typed input (Parquet): cast, never fail the whole query on one value.
-    missing = raw.isnull()
-    if col.type in ("money", "decimal"):
-        if dtype.is_decimal() or dtype.is_integer() or dtype.is_floating():
-            value = raw.try_cast(MONEY)
-            bad = ~missing & (value.isnull() | (value < 0))
-            return ibis.ifelse(bad, ibis.null(MONEY), value), missing, bad
-    elif col.type == "date":
-        if dtype.is_date():
-            return raw, missing, ibis.literal(False)
-        if dtype.is_timestamp():
-            return raw.cast("date"), missing, ibis.literal(False)
-    elif col.type == "int" and dtype.is_integer():
-        return raw.cast("int64"), missing, ibis.literal(False)
-    # Any other type: not what the column needs.
-    return ibis.null(raw.type()), missing, ~missing
+    text, parse, can_be_bad = parse_parts(raw, col)
+    value = parse(text)
+    missing = text.isnull()
+    bad = (text.notnull() & value.isnull()) if can_be_bad else ibis.literal(False)
+    return value, missing, bad
 
 
 @dataclass
@@ -476,8 +500,9 @@ def check_source(
     registry ID is itself valid, and every rule aggregates idempotently (distinct counts, latest/maximum
     values), so exact duplicate rows count once.  ``valid`` and ``rejects`` apply every check.
 
-    ``materialise`` computes the parsed table once (it is read three times); ``keep_extra=False`` drops the
-    columns the rules do not need.  A file written by :func:`ingest_source` is trusted: it was validated when
+    ``materialise`` computes the checked rows once (the rejects, the duplicate search and the caller's match
+    all read them) and the two small tables of the duplicate search; ``keep_extra=False`` drops the columns
+    the rules do not need.  A file written by :func:`ingest_source` is trusted: it was validated when
     it was stored, so its rows are used as they are and its rejects come from the stored rejects file.
     """
     t = raw.table
@@ -495,68 +520,104 @@ def check_source(
             raw_value=ibis.null("string"),
         )
         return Checked(kind.name, canonical if not keep_extra else t, t, rejects, trusted=True)
-    parsed: dict[str, ir.Value] = {}
-    reason_cases: list[tuple[ir.BooleanValue, str, str]] = []
-    if ENCODING_FLAG in t.columns:
-        reason_cases.append((t[ENCODING_FLAG].fill_null(False), "encoding_error", ""))
-    for col in kind.columns:
-        value, missing, bad = parse_column(t[col.name], col)
-        parsed[col.name] = value
-        reason_cases.append((missing, "missing_value", col.name))
-        if col.type != "id":
-            reason_cases.append((bad, "bad_value", col.name))
-    reason = ibis.cases(*[(cond, r) for cond, r, _ in reason_cases], else_=ibis.null("string"))
+    # Staged projections, each computing its values once per row: the trimmed text of every column, then
+    # the parsed values, then the first problem of the row as a small integer, then its reason and column.
+    keys = list(kind.column_names)
+    parts = {col.name: parse_parts(t[col.name], col) for col in kind.columns}
+    extra = [c for c in t.columns if c not in keys and c not in (ROW_COL, ENCODING_FLAG)] if keep_extra else []
+    texts = {f"_t{i}": parts[name][0] for i, name in enumerate(keys)}
+    flag = t[ENCODING_FLAG].fill_null(False) if ENCODING_FLAG in t.columns else ibis.literal(False)
+    # ``_raw_id`` (the ID as written, for the rejects list) is kept only where it differs from the normalised
+    # ID (a lower-case x, say): a column that is nearly all NULL costs next to nothing.
+    s1 = t.select(*extra, ROW_COL, _enc=flag, _raw_id=_text(t["id_number"]), **texts)
+    s1 = s1.mutate(_raw_id=s1._raw_id.nullif(s1._t0))
+    s2 = s1.mutate(**{name: parts[name][1](s1[f"_t{i}"]) for i, name in enumerate(keys)})
+    # In order of precedence; "bad" is tested after "missing" of the same column, so it means "does not parse".
+    problems: list[tuple[ir.BooleanValue, str, str]] = [(s2._enc, "encoding_error", "")]
+    for i, col in enumerate(kind.columns):
+        problems.append((s2[f"_t{i}"].isnull(), "missing_value", col.name))
+        if parts[col.name][2]:
+            problems.append((s2[col.name].isnull(), "bad_value", col.name))
+    code = ibis.cases(*[(cond, k) for k, (cond, _, _) in enumerate(problems)], else_=ibis.null("int8"))
+    s3 = s2.mutate(_code=code.cast("int8"))
     null = ibis.null("string")
-    column = ibis.cases(*[(cond, ibis.literal(c) if c else null) for cond, _, c in reason_cases], else_=null)
-    raw_value = ibis.cases(
-        *[(cond, _text(t[c]) if c and c != "id_number" else null) for cond, _, c in reason_cases], else_=null
+
+    def by_code(values: list[ir.Value | str | None]) -> ir.Value:
+        return ibis.cases(
+            *[
+                (s3._code == k, v if isinstance(v, ir.Value) else ibis.literal(v, "string"))
+                for k, v in enumerate(values)
+            ],
+            else_=null,
+        )
+
+    raw_values: list[ir.Value | str | None] = [
+        _text(s3[f"_t{keys.index(c)}"]) if c and c != "id_number" else None for _, _, c in problems
+    ]
+    typed = s3.mutate(
+        _reason=by_code([r for _, r, _ in problems]),
+        _column=by_code([c or None for _, _, c in problems]),
+        _raw_value=by_code(raw_values),
     )
+    order = [c for c in t.columns if c in keys or c in extra or c == ROW_COL]
+    typed = typed.select(*order, "_reason", "_column", "_raw_id", "_raw_value")
     internal = ("_reason", "_column", "_raw_id", "_raw_value")
-    typed = t.mutate(**parsed, _reason=reason, _column=column, _raw_id=_text(t["id_number"]), _raw_value=raw_value)
-    if ENCODING_FLAG in typed.columns:
-        typed = typed.drop(ENCODING_FLAG)
-    if not keep_extra:
-        typed = typed.select(*kind.column_names, ROW_COL, *internal)
+    # One pass over the file computes everything per row: parsed values, the first value problem, the ID
+    # check and a hash of the required columns (for duplicates); the three uses below read that result.
+    typed = with_id_check(typed, "id_number", "_id_ok")
+    typed = typed.mutate(_h=ibis.struct({k: typed[k] for k in keys}).hash())
     if materialise is not None:
         typed = materialise(typed)
+    keep = materialise or (lambda expr: expr)
     usable = typed.filter(typed._reason.isnull())
-    keys = list(kind.column_names)
-    # Exact duplicates among rows without value problems: find the (few) repeated groups with a hash
-    # aggregate, then mark every row of such a group except the first (a window over all rows is slower).
-    groups = usable.group_by(keys).aggregate(_first=usable[ROW_COL].min(), _n=usable.count())
-    groups = groups.filter(groups._n > 1).select(*keys, "_first")
-    marked = typed.left_join(groups, keys)
-    marked = marked.select(*typed.columns, "_first")
-    checked = with_id_check(marked, "id_number", "_id_ok")
-    is_dup = checked._first.notnull() & (checked[ROW_COL] != checked._first)
+    # Exact duplicates among rows without value problems: hashes seen more than once give the (few)
+    # candidate rows; only those are grouped on the values themselves (a hash collision is no duplicate).
+    # Every row of a repeated group except the first is a duplicate.  The two small intermediate results are
+    # materialised so that no query reads the parsed rows twice.
+    repeated = keep(usable.group_by("_h").aggregate(_n=usable.count()).filter(ibis._._n > 1).select("_h"))
+    candidates = keep(usable.semi_join(repeated, "_h"))
+    groups = candidates.group_by(keys).aggregate(_first=candidates[ROW_COL].min(), _n=candidates.count())
+    groups = groups.filter(groups._n > 1).drop("_n")
+    dup_rows = candidates.join(groups, keys)
+    dup_rows = dup_rows.filter(dup_rows[ROW_COL] != dup_rows._first)
     # Precedence: value problems, then the ID check, then duplicates (so copies of a bad row share its reason).
-    id_bad = checked._reason.isnull() & ~checked._id_ok
-    dup = checked._reason.isnull() & checked._id_ok & is_dup
-    final = checked.mutate(
-        _reason=ibis.cases(
-            (id_bad, ibis.literal("invalid_id_number")), (dup, ibis.literal("duplicate_row")), else_=checked._reason
-        ),
-        _column=ibis.cases((id_bad, ibis.literal("id_number")), (dup, ibis.null("string")), else_=checked._column),
-        _raw_value=ibis.cases((id_bad, checked._raw_id), (dup, ibis.null("string")), else_=checked._raw_value),
-    ).drop("_first", "_id_ok")
+    bad = typed.filter(typed._reason.notnull() | ~typed._id_ok)
+    value_ok = bad._reason.isnull()
+    bad_rejects = bad.select(
+        row=bad[ROW_COL],
+        reason=value_ok.ifelse(ibis.literal("invalid_id_number"), bad._reason),
+        column=value_ok.ifelse(ibis.literal("id_number"), bad._column),
+        id_number=bad._raw_id.fill_null(bad.id_number),
+        raw_value=value_ok.ifelse(bad._raw_id.fill_null(bad.id_number), bad._raw_value),
+    )
+    dups = dup_rows.filter(dup_rows._id_ok)
+    dup_rejects = dups.select(
+        row=dups[ROW_COL],
+        reason=ibis.literal("duplicate_row"),
+        column=ibis.null("string"),
+        id_number=dups._raw_id.fill_null(dups.id_number),
+        raw_value=ibis.null("string"),
+    )
+    both = bad_rejects.union(dup_rejects)
+    rejects = both.select(
+        source=ibis.literal(kind.name),
+        file=ibis.literal(raw.file),
+        row=both.row.cast("int64"),
+        reason=both.reason,
+        column=both.column,
+        id_number=both.id_number,
+        raw_value=both.raw_value,
+    )
     provenance = {
         "_source_file": ibis.literal(raw.file),
         "_source_sha256": ibis.literal(raw.sha256),
         "_ingested_at": ibis.literal(ingested_at),
     }
-    provenance = {k: v for k, v in provenance.items() if k not in final.columns}
-    valid = final.filter(final._reason.isnull()).drop(*internal).mutate(**provenance)
-    bad = final.filter(final._reason.notnull())
-    rejects = bad.select(
-        source=ibis.literal(kind.name),
-        file=ibis.literal(raw.file),
-        row=bad[ROW_COL].cast("int64"),
-        reason=bad._reason,
-        column=bad._column,
-        id_number=bad._raw_id,
-        raw_value=bad._raw_value,
-    )
-    return Checked(kind.name, usable.drop(*internal), valid, rejects)
+    provenance = {k: v for k, v in provenance.items() if k not in typed.columns}
+    clean = typed.filter(typed._reason.isnull() & typed._id_ok)
+    clean = clean.anti_join(dup_rows.select(ROW_COL), ROW_COL)
+    valid = clean.drop(*internal, "_id_ok", "_h").mutate(**provenance)
+    return Checked(kind.name, usable.drop(*internal, "_id_ok", "_h"), valid, rejects)
 
 
 _CANONICAL_TYPES = {"id": "string", "str": "string", "enum": "string", "money": MONEY, "decimal": MONEY,
@@ -627,7 +688,13 @@ def ingest_source(
         )
     when = ingested_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     raw = load_raw(engine, path, where)
-    checked = check_source(SOURCE_KINDS[kind], raw, ingested_at=when, where=where)
+    made: list[ir.Table] = []
+
+    def keep(expr: ir.Table) -> ir.Table:
+        made.append(engine.materialise(expr))
+        return made[-1]
+
+    checked = check_source(SOURCE_KINDS[kind], raw, ingested_at=when, where=where, materialise=keep)
     out_dir.mkdir(parents=True, exist_ok=True)
     valid = engine.to_arrow(checked.valid.order_by(ROW_COL))
     stamp = {"version": STAMP_VERSION, "kind": kind, "file": raw.file, "sha256": raw.sha256,
@@ -642,6 +709,8 @@ def ingest_source(
         rejects = pa.concat_tables([raw.stored_rejects, rejects])
     if raw.load_rejects:
         rejects = pa.concat_tables([rejects, load_rejects_table(kind, raw)]).sort_by("row")
+    for table in made:
+        engine.release(table)
     rejects_path = out_dir / f"{kind}.rejects.parquet"
     pq.write_table(rejects, rejects_path)
     reasons: dict[str, int] = {}

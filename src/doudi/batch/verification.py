@@ -48,6 +48,7 @@ from typing import Any, cast
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from doudi.rules.errors import RulesInputError
 from doudi.rules.parameters import ParameterSet, format_decimal, load_parameters
@@ -515,22 +516,50 @@ def run_verification(
         param_table, used = resolve_parameters(pairs_list, as_of, params)
         param_t = eng.from_arrow(param_table)
         persons_m = eng.materialise(persons_t)
-        size = persons_m.filter(persons_m._known.fill_null(False) & persons_m.id_number.notnull())
-        size = size.select("household_id", "id_number").distinct()
-        size = size.group_by("household_id").aggregate(size=size.count())
+        # One grouping of the listed persons (known household, an ID number) gives the household sizes, the
+        # members (valid IDs) and the repeated rows; ``_id_ok`` is a function of the ID, so it splits no group.
+        listed = persons_m.filter(persons_m._known.fill_null(False) & persons_m.id_number.notnull())
+        per_person = eng.materialise(
+            listed.group_by("household_id", "id_number", "_id_ok").aggregate(
+                _first=listed[ROW_COL].min(), _n=listed.count()
+            )
+        )
+        size = per_person.group_by("household_id").aggregate(size=per_person.count())
         hh_full = hh.join(param_t, ["region_code", "area"]).left_join(size, "household_id")
         hh_full = hh_full.select(
             *[c for c in hh_full.columns if c not in ("size", "household_id_right")],
             size=hh_full["size"].fill_null(0).cast("int64"),
         )
-        members = persons_m.filter(persons_m._reason.isnull()).select("household_id", "id_number").distinct()
         hh_m = eng.materialise(hh_full)
-        members_m = eng.materialise(members)
+        members_m = per_person.filter(per_person._id_ok).select("household_id", "id_number")
+
+        # The persons' rejects now: their rows are then freed.
+        p_rejects = persons_m.filter(persons_m._reason.notnull())
+        ok = persons_m.filter(persons_m._reason.isnull())
+        repeated = per_person.filter(per_person._id_ok & (per_person._n > 1)).select(
+            "household_id", "id_number", "_first"
+        )
+        dup_p = ok.join(repeated, ["household_id", "id_number"])
+        dup_p = dup_p.filter(dup_p[ROW_COL] != dup_p._first)
+        dup_p = dup_p.mutate(_reason=ibis.literal("duplicate_row"), _column=ibis.null("string"))
+        cols = [ROW_COL, "_reason", "_column", "_raw_id"]
+        p_all = p_rejects.select(*cols).union(dup_p.select(*cols))
+        person_rejects = p_all.select(
+            source=ibis.literal("persons"),
+            file=ibis.literal(p_raw.file),
+            row=p_all[ROW_COL].cast("int64"),
+            reason=p_all._reason,
+            column=p_all._column,
+            id_number=p_all._raw_id,
+            raw_value=ibis.ifelse(p_all._column == "id_number", p_all._raw_id, ibis.null("string")),
+        )
+        person_reject_table = eng.to_arrow(person_rejects).cast(REJECT_SCHEMA)
+        eng.release(persons_m)  # the persons are no longer needed: only the grouped members are
 
         # One source at a time: parse once, match the members, collect the rejects, free the parsed rows.
         raws: dict[str, RawTable] = {}
         matched: dict[str, ir.Table] = {}
-        reject_tables: list[pa.Table] = []
+        reject_tables: list[pa.Table] = [person_reject_table]
         for i, (kind, sf) in enumerate(files.items()):
             report(f"核对 {SOURCE_KINDS[kind].label} checking {sf.path.name}", 2 + i, steps)
             where = f"sources/{sf.path.name}"
@@ -564,25 +593,6 @@ def run_verification(
             hits = eng.to_arrow(hits_expr.order_by("household_id", "id_number", "rule", "source")).cast(HIT_SCHEMA)
 
         report("汇总拒收行 collecting rejects", steps - 1, steps)
-        p_rejects = persons_m.filter(persons_m._reason.notnull())
-        ok = persons_m.filter(persons_m._reason.isnull())
-        repeated = ok.group_by("household_id", "id_number").aggregate(_first=ok[ROW_COL].min(), _n=ok.count())
-        repeated = repeated.filter(repeated._n > 1).drop("_n")
-        dup_p = ok.join(repeated, ["household_id", "id_number"])
-        dup_p = dup_p.filter(dup_p[ROW_COL] != dup_p._first)
-        dup_p = dup_p.mutate(_reason=ibis.literal("duplicate_row"), _column=ibis.null("string"))
-        cols = [ROW_COL, "_reason", "_column", "_raw_id"]
-        p_all = p_rejects.select(*cols).union(dup_p.select(*cols))
-        person_rejects = p_all.select(
-            source=ibis.literal("persons"),
-            file=ibis.literal(p_raw.file),
-            row=p_all[ROW_COL].cast("int64"),
-            reason=p_all._reason,
-            column=p_all._column,
-            id_number=p_all._raw_id,
-            raw_value=ibis.ifelse(p_all._column == "id_number", p_all._raw_id, ibis.null("string")),
-        )
-        reject_tables.insert(0, eng.to_arrow(person_rejects).cast(REJECT_SCHEMA))
         rejects = pa.concat_tables(reject_tables).sort_by(
             [("source", "ascending"), ("row", "ascending"), ("reason", "ascending")]
         )
@@ -626,11 +636,13 @@ def _summary(
     overrides: Mapping[str, object] | None,
     params: ParameterSet,
 ) -> dict[str, Any]:
-    rule_counts = Counter(hits.column("rule").to_pylist())
+    # Counted in Arrow: a million hits through Python lists would take seconds.
+    rule_counts = {str(r["values"]): int(r["counts"]) for r in pc.value_counts(hits.column("rule")).to_pylist()}
     by_source: dict[str, Counter[str]] = defaultdict(Counter)
-    for source, reason in zip(rejects.column("source").to_pylist(), rejects.column("reason").to_pylist(), strict=True):
-        by_source[source][reason] += 1
-    flagged = len(set(hits.column("household_id").to_pylist()))
+    pairs = rejects.group_by(["source", "reason"]).aggregate([([], "count_all")])
+    for row in pairs.to_pylist():
+        by_source[row["source"]][row["reason"]] += int(row["count_all"])
+    flagged = pc.count_distinct(hits.column("household_id")).as_py() if hits.num_rows else 0
     sources: dict[str, Any] = {}
     for kind, raw in sorted(raws.items()):
         rejected = sum(by_source.get(kind, Counter()).values())

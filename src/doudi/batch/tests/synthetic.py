@@ -61,6 +61,7 @@ def make_dataset(root: Path, households: int = 300, seed: int = 11) -> Path:
     rows = [(some_id(), f"C{rng.randint(0, 50)}", "shareholder", money(0, 10**8), rng.choice(["active", "closed"]))
             for _ in range(n // 5)]  # fmt: skip
     rows.append(rows[0])  # a duplicate row
+    rows.append((f"\t{rows[1][0]}\r", f" {rows[1][1]}\r", *rows[1][2:]))  # a padded copy: trimmed, a duplicate
     write_csv(src / "business.csv", ["id_number", "company_id", "role", "registered_capital", "status"], rows)
 
     def parquet(kind: str, columns: dict[str, pa.Array]) -> None:

@@ -61,6 +61,17 @@ def test_duplicate_rows_are_rejected_except_the_first_and_count_once(case):
     assert {h[4] for h in hits_of(result)} == {"20000.00"}
 
 
+def test_blanks_around_values_are_trimmed_so_padded_copies_are_duplicates_not_new_records(case):
+    # Tabs, carriage returns (a CRLF file opened and re-saved) and spaces around any value, on either side.
+    case.source(
+        "vehicles",
+        [(pid(1), "琼A1", "car", "1"), (f"\t{pid(1)}\r", " 琼A1\r", "car ", "1.00"), (pid(1), "琼A2\t", " car", "2")],
+    )
+    result = case.run()
+    assert rejects_of(result) == [("vehicles", 2, "duplicate_row", None)]
+    assert hits_of(result) == [("H1", pid(1), "vehicles", "vehicle", "2", "0")]
+
+
 def test_a_source_file_for_an_unknown_kind_refuses_to_start(case):
     write_csv(case.sources / "vehicle.csv", ["id_number"], [(pid(1),)])
     with pytest.raises(BatchInputError) as err:
