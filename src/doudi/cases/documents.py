@@ -36,7 +36,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from doudi.cases import selectors
+from doudi.cases import disclosure, selectors
 from doudi.cases.choices import (
     ONE_OFF_PROGRAMS,
     PERSONAL_PROGRAMS,
@@ -409,6 +409,12 @@ def proposed_amount(*, scope: Scope, app: Application, as_of: dt.date) -> Decima
 def publicity_data(*, scope: Scope, publicity_id: int) -> PublicityList:
     cohort = selectors.publicity_cohort(scope=scope, publicity_id=publicity_id)
     publicity = next(p for p in cohort if p.pk == publicity_id)
+    # The printed list goes on the village notice board: the portal's exclusions apply (minors, HIV/AIDS,
+    # protection orders, officer-marked persons and their households; docs/portal.md §2), so paper and portal agree.
+    shown = disclosure.publishable_application_ids(
+        application_ids=[p.application_id for p in cohort], on=publicity.start_date
+    )
+    cohort = [p for p in cohort if p.application_id in shown]
     village = publicity.application.region
     township = _ancestor(village, "township")
     county = _ancestor(village, "county")

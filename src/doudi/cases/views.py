@@ -34,6 +34,7 @@ from doudi.core.choices import Role
 from doudi.core.errors import ApplicationError, PermissionDenied
 from doudi.core.scope import Scope
 from doudi.registry import selectors as registry_selectors
+from doudi.verification import selectors as verification_selectors
 from doudi.web.views import attempt, form_status, page, scoped
 
 LIST_LIMIT = 200
@@ -303,6 +304,7 @@ def _case_context(
         "county_visit_reasons": services.county_visit_required(app),
         "kin_relations": KIN_RELATIONS,
         "kin_positions": KIN_POSITIONS,
+        "verification": verification_selectors.case_section_for(scope=scope, application=app, steps=data.steps),
     }
     if current is not None:
         can_act = _may(scope, current.roles)

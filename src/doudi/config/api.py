@@ -21,11 +21,13 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase, _csrf_needed
 
 from doudi.cases.api import router as cases_router
+from doudi.complaints.api import router as complaints_router
 from doudi.core.api import BearerTokenAuth, SessionCsrfAuth
 from doudi.core.api import router as core_router
 from doudi.core.errors import ApplicationError, NotFound
 from doudi.payments.api import router as payments_router
 from doudi.registry.api import router as registry_router
+from doudi.verification.api import router as verification_router
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +143,8 @@ api.add_router("", core_router)
 api.add_router("", registry_router)
 api.add_router("", cases_router)
 api.add_router("", payments_router)
+api.add_router("", verification_router)
+api.add_router("", complaints_router)
 
 # Registered last, so it only catches paths no endpoint claimed: unknown API URLs answer in the error shape too.
 _fallback = Router()

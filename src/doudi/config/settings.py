@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "doudi.payments",
     "doudi.policy",
     "doudi.integrity",
+    "doudi.verification",
+    "doudi.complaints",
+    "doudi.portal",
     "doudi.web",
 ]
 
@@ -151,6 +154,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DOUDI_IMPORT_MAX_BYTES = int(os.environ.get("DOUDI_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 DOUDI_IMPORT_MAX_ROWS = int(os.environ.get("DOUDI_IMPORT_MAX_ROWS", "200000"))
+# Public forms (complaints): the client address for rate limits; number of reverse proxies in front of the app
+# whose X-Forwarded-For entries are trusted (0 = ignore the header). See doudi/core/ratelimit.py.
+DOUDI_TRUSTED_PROXY_HOPS = int(os.environ.get("DOUDI_TRUSTED_PROXY_HOPS", "0"))
 
 # Login throttling: failures per (username, client) inside the window lock further attempts.
 DOUDI_LOGIN_MAX_FAILURES = int(os.environ.get("DOUDI_LOGIN_MAX_FAILURES", "5"))
@@ -160,7 +166,17 @@ DOUDI_LOGIN_LOCK_SECONDS = int(os.environ.get("DOUDI_LOGIN_LOCK_SECONDS", "900")
 # else reportlab's built-in STSong-Light CID font (not embedded). See docs/documents.md.
 DOUDI_PDF_FONT = os.environ.get("DOUDI_PDF_FONT", "")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Public portal pages (docs/portal.md, "Cache"): files shared by the worker processes; the keys carry the
+    # caseload fingerprint, so a page is never stale.
+    "portal": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "portal"),
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 20_000, "CULL_FREQUENCY": 4},
+    },
+}
 
 LOGGING = {
     "version": 1,

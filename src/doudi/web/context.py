@@ -31,6 +31,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append((_("发放管理"), reverse("payments:payroll_list")))
     if user.role in {"county_approver", "county_verifier", "admin", "supervisor"}:
         items.append((_("核查与整改"), reverse("integrity:overview")))
+    elif user.role == "township_reviewer":  # findings assigned to them
+        items.append((_("我承办的问题线索"), reverse("integrity:finding_list")))
+    if user.role in {"county_verifier", "county_approver", "admin"}:
+        items.append((_("核对"), reverse("verification:index")))
+    if user.role in {"township_reviewer", "county_approver", "admin", "supervisor"}:
+        target = "complaints:statistics" if user.role == "supervisor" else "complaints:list"
+        items.append((_("投诉举报"), reverse(target)))
     items.append((_("政策参数"), reverse("policy:parameter_list")))  # policy is public information: every role
     # The deepest matching entry is the current one (/households/new/ is not also /households/).
     path = request.path

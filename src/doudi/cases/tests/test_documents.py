@@ -231,6 +231,21 @@ def test_a_village_worker_sees_only_the_cases_of_their_village_on_the_list(tree,
     assert client_for("supervisor").get(reverse("cases:publicity_pdf", args=[first_pub.pk])).status_code == 403
 
 
+def test_the_printed_publicity_list_leaves_out_confidential_households(tree, actors, household, client_for):
+    """The notice-board list applies the portal's exclusions (docs/portal.md §2): a household with a member living
+    with HIV is not printed, the others are."""
+    from doudi.registry.models import Person
+
+    start = D0 + dt.timedelta(days=3)
+    second = make_household(actors.ad, tree.village2, members=3, head_name="李四海")
+    first_pub = to_publicity(actors, intake(actors, household), start)
+    to_publicity(actors, intake(actors, second, scope=actors.tr), start)
+    Person.objects.filter(memberships__household=second).update(hiv=True)  # as an officer would record it
+    text = pdf_text(client_for("township_reviewer").get(reverse("cases:publicity_pdf", args=[first_pub.pk])).content)
+    assert "王大山" in text and "李四海" not in text
+    assert "共1户" in text
+
+
 # --- certificate -----------------------------------------------------------------------------------------------
 
 
