@@ -26,3 +26,16 @@ def test_payroll_twice_for_the_same_month_creates_one_payroll(tree):
 def test_every_documented_command_is_registered():
     names = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert {"serve", "demo", "seed", "import", "export", "assess", "params", "simulate", "verify", "payroll"} <= names
+    assert {"seed-caseload", "verification-worker", "complaints", "integrity"} <= names
+
+
+@pytest.mark.django_db
+def test_the_verification_worker_with_nothing_queued_exits_cleanly(tree):
+    result = runner.invoke(app, ["verification-worker", "--once"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.django_db
+def test_complaint_reminders_run_for_a_county(tree):
+    result = runner.invoke(app, ["complaints", "remind", "--county", "469001000000", "--date", "2026-11-02"])
+    assert result.exit_code == 0, result.output

@@ -117,13 +117,42 @@ def _demo_users() -> list[tuple[str, str, str]]:
     return created
 
 
+def _caseload(today: str | None, seed_value: int, per_mille: int, *, summary: bool = True) -> None:
+    """Seed the demo caseload (doudi.cases.demo) unless cases exist; prints its summary as JSON."""
+    import datetime as dt
+    import json
+
+    from django.utils import timezone
+
+    from doudi.cases.demo import seed_caseload
+    from doudi.core.errors import ApplicationError
+
+    try:
+        on = dt.date.fromisoformat(today) if today else timezone.localdate()
+    except ValueError:
+        _fail(ApplicationError("invalid_option", "--today 应为 YYYY-MM-DD", "--today"))
+        return
+    try:
+        result = seed_caseload(today=on, seed=seed_value, per_mille=per_mille,
+                               progress=lambda msg: typer.echo(msg, err=True))
+    except ApplicationError as exc:
+        _fail(exc)
+        return
+    if result.get("skipped"):
+        typer.echo(f"已有 {result['applications']:,} 件案件，不再生成演示案件", err=True)
+    elif summary:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     households: Annotated[int, typer.Option(help="首次运行时生成的合成家庭户数")] = 20_000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="只准备数据，不启动服务")] = False,
+    caseload: Annotated[bool, typer.Option("--caseload/--no-caseload",
+                                           help="生成演示案件、救助对象和其他示例数据（已有时跳过）")] = True,
 ) -> None:
-    """Set up the embedded demo (migrate, seed on first run, demo logins) and serve it."""
+    """Set up the embedded demo (migrate, seed on first run, demo logins, demo caseload) and serve it."""
     _django()
     from django.core.management import call_command
 
@@ -136,11 +165,46 @@ def demo(
 
         seed_province(households=households, seed=2018, progress=lambda msg: typer.echo(msg, err=True))
     users = _demo_users()
+    tracking: list[str] = []
+    if caseload:
+        from django.utils import timezone
+
+        from doudi.cases.models import Application
+        from doudi.web.demo import seed_extras
+
+        if not Application.objects.exists():
+            typer.echo("首次运行：正在生成演示案件和救助对象……", err=True)
+            _caseload(None, 2018, 40, summary=False)
+        # accounts, contacts, complaints, verification sources: each part only when its data is missing
+        extras = seed_extras(today=timezone.localdate(), progress=lambda msg: typer.echo(msg, err=True))
+        tracking = extras.get("complaints", {}).get("tracking_numbers", [])
     typer.echo(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
     for username, label, region in users:
         typer.echo(f"  {username:<11} {label:<14} {region}")
+    typer.echo("\n信息公开（无需登录）：/public/    投诉举报：/public/complaints/")
+    if len(tracking) > 1:  # the sample hotline complaint, answered (web/demo.py)
+        typer.echo(f"投诉举报查询码示例（已答复）：{tracking[1]}")
     if not no_serve:
         serve(host="127.0.0.1", port=port, workers=2)
+
+
+@app.command("seed-caseload")
+def seed_caseload_command(
+    today: Annotated[str | None, typer.Option("--today", help="基准日期 YYYY-MM-DD（默认今天，不能晚于今天）")] = None,
+    seed_value: Annotated[int, typer.Option("--seed", help="随机种子（相同种子生成相同数据）")] = 2018,
+    per_mille: Annotated[int, typer.Option(help="背景救助对象占家庭户数的千分比")] = 40,
+) -> None:
+    """Add the demo caseload to a seeded province: real cases in the demo township, background recipients
+    province-wide (skipped when any case exists), then the sample contacts, complaints and verification data
+    (each skipped when present). Creates the demo logins if they are missing."""
+    _django()
+    from django.utils import timezone
+
+    from doudi.web.demo import seed_extras
+
+    _demo_users()
+    _caseload(today, seed_value, per_mille)
+    seed_extras(today=timezone.localdate(), seed=seed_value, progress=lambda msg: typer.echo(msg, err=True))
 
 
 @app.command("import")
@@ -274,6 +338,36 @@ def integrity_import_staff(
         _fail(exc)
         return
     typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+
+
+@app.command("verification-worker")
+def verification_worker(
+    once: Annotated[bool, typer.Option("--once", help="执行完当前排队的核对批次后退出")] = False,
+    poll: Annotated[float, typer.Option(help="队列为空时的轮询间隔（秒）")] = 5.0,
+) -> None:
+    """Execute queued verification runs (docs/verification-service.md): `manage.py verification_worker`."""
+    _django()
+    from django.core.management import call_command
+
+    call_command("verification_worker", *(["--once"] if once else []), "--poll", str(poll))
+
+
+complaints_app = typer.Typer(help="投诉举报", no_args_is_help=True)
+app.add_typer(complaints_app, name="complaints")
+
+
+@complaints_app.command("remind")
+def complaints_remind(
+    date: Annotated[str | None, typer.Option(help="按该日期计算（默认今天），YYYY-MM-DD")] = None,
+    county: Annotated[str | None, typer.Option(help="只处理该县（市、区）的12位区划代码")] = None,
+) -> None:
+    """Record the due and overdue reminders of complaints (docs/complaints.md): `manage.py complaints_remind`."""
+    _django()
+    from django.core.management import call_command
+
+    args = [f"--date={date}"] if date else []
+    args += [f"--county={county}"] if county else []
+    call_command("complaints_remind", *args)
 
 
 register_rules_commands(app)
