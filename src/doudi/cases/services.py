@@ -59,6 +59,7 @@ from doudi.cases.models import (
 )
 from doudi.cases.workdays import add_months, due_date, month_start, next_month, working_days_add
 from doudi.core.choices import AuditAction, Role
+from doudi.core.dates import parse_date
 from doudi.core.errors import ApplicationError, NotFound, PermissionDenied, StaleEdit
 from doudi.core.models import Region
 from doudi.core.scope import Scope
@@ -135,15 +136,6 @@ def _text(value: object, field: str, label: str, *, required: bool = True, max_l
     if len(text) > max_length:
         raise ApplicationError("too_long", f"{label}不能超过{max_length}个字", field)
     return text
-
-
-def _date(value: dt.date | str | None, field: str, label: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ApplicationError("invalid_date", f"{label}格式应为YYYY-MM-DD", field) from None
 
 
 def _money(value: object, field: str, label: str = "金额") -> Decimal:
@@ -456,7 +448,7 @@ def application_create(
         raise ApplicationError("invalid", f"未知的救助项目：{program}", "program")
     if discovered_by not in (Discovery.INTAKE, Discovery.ACTIVE_DISCOVERY):
         raise ApplicationError("invalid", "申请来源应为依申请受理或主动发现", "discovered_by")
-    received = _date(received_on, "received_on", "受理日期")
+    received = parse_date(received_on, "received_on", "受理日期")
     if received > _today(today):
         raise ApplicationError("invalid_date", "受理日期不能晚于今天", "received_on")
     household = (
@@ -480,7 +472,7 @@ def application_create(
         raise ApplicationError(
             "already_recipient", "该对象已在享受该项救助，如情况变化请报告变更", "household_id", status=409
         )
-    authorised = _date(authorised_on, "authorised_on", "授权日期") if verification_authorised else None
+    authorised = parse_date(authorised_on, "authorised_on", "授权日期") if verification_authorised else None
     if verification_authorised and authorised is None:
         raise ApplicationError("required", "请填写核对授权书签署日期", "authorised_on")
     level = Level.VILLAGE if scope.role == Role.VILLAGE_WORKER else Level.TOWNSHIP
@@ -521,7 +513,7 @@ def application_documents_update(
         app.documents = _clean_documents(app.workflow, merged)
     if verification_authorised is not None:
         app.verification_authorised = verification_authorised
-        app.authorised_on = _date(authorised_on, "authorised_on", "授权日期") if verification_authorised else None
+        app.authorised_on = parse_date(authorised_on, "authorised_on", "授权日期") if verification_authorised else None
     _save(app, ["documents", "verification_authorised", "authorised_on"])
     _audit(
         scope,
@@ -1139,7 +1131,7 @@ def home_visit_record(
     app = _application_for_write(scope, application_id, version)
     if app.status != ApplicationStatus.IN_PROGRESS:
         raise ApplicationError("case_closed", "案件已办结，不能再登记入户调查", "application_id", status=409)
-    day = _date(visited_on, "visited_on", "入户日期")
+    day = parse_date(visited_on, "visited_on", "入户日期")
     if day > _today(today) or day < app.received_on:
         raise ApplicationError("invalid_date", "入户日期应在受理日期与今天之间", "visited_on")
     names = list(dict.fromkeys(str(n).strip() for n in investigators if str(n or "").strip()))
@@ -1188,7 +1180,7 @@ def publicity_start(
     stage = PUBLICITY_STEP[step.code]
     if Publicity.objects.filter(application=app, stage=stage).exists():
         raise ApplicationError("publicity_exists", "该环节已发布公示", "step_code", status=409)
-    start = _date(start_date, "start_date", "公示开始日期")
+    start = parse_date(start_date, "start_date", "公示开始日期")
     if start < (step.opened_on or app.received_on) or start > _today(today):
         raise ApplicationError("invalid_date", "公示开始日期应在本环节开始之后、今天或之前", "start_date")
     days = int(app.workflow.config.get("publicity_days", 7))
@@ -1228,7 +1220,7 @@ def objection_record(
     publicity = Publicity.objects.filter(pk=publicity_id, application=app).first()
     if publicity is None:
         raise NotFound("公示不存在", "publicity_id")
-    day = _date(received_on, "received_on", "收到日期")
+    day = parse_date(received_on, "received_on", "收到日期")
     if day < publicity.start_date:
         raise ApplicationError("invalid_date", "异议收到日期不能早于公示开始日期", "received_on")
     objection = Objection.objects.create(
@@ -1351,7 +1343,7 @@ def temporary_assistance_act_first(
     """先行救助: help now (no verification, review or publicity), complete the record within the step's limit."""
     _require_role(scope, CASE_OPEN_ROLES, "先行救助")
     on = _today(today)
-    paid = _date(paid_on or on, "paid_on", "救助日期")
+    paid = parse_date(paid_on or on, "paid_on", "救助日期")
     if paid > on:
         raise ApplicationError("invalid_date", "救助日期不能晚于今天", "paid_on")
     value = _money(amount, "amount", "救助金额")
@@ -1460,7 +1452,7 @@ def recipient_status_change(
     if to_status not in RecipientStatus.values:
         raise ApplicationError("invalid", f"未知状态：{to_status}", "to_status")
     recipient = _recipient_for_write(scope, recipient_id, version)
-    effective = month_start(_date(effective_month, "effective_month", "生效月份"))
+    effective = month_start(parse_date(effective_month, "effective_month", "生效月份"))
     if effective < recipient.start_month:
         raise ApplicationError("invalid_date", "生效月份不能早于起始月份", "effective_month")
     reason = _text(reason, "reason", "变更原因", max_length=MAX_REASON)
@@ -1606,7 +1598,7 @@ def person_death_record(
 
     _forbid_supervisor(scope)
     on = _today(today)
-    day = _date(death_date, "death_date", "死亡日期")
+    day = parse_date(death_date, "death_date", "死亡日期")
     if day > on:
         raise ApplicationError("invalid_date", "死亡日期不能晚于今天", "death_date")
     person = person_update(scope=scope, person_id=person_id, version=version, data={"death_date": day})
@@ -1653,7 +1645,7 @@ def change_report_create(
     if kind not in ChangeKind.values:
         raise ApplicationError("invalid", f"未知的变更事项：{kind}", "kind")
     on = _today(today)
-    day = _date(reported_on, "reported_on", "报告日期")
+    day = parse_date(reported_on, "reported_on", "报告日期")
     household = (
         Household.objects.select_related("region")
         .filter(pk=household_id, region__path__startswith=scope.region_path)
@@ -1709,7 +1701,7 @@ def holiday_set(*, scope: Scope, date: dt.date | str, is_working_day: bool, note
     """Override the official calendar for one date (a local holiday, or a year the package does not know)."""
     if scope.role != Role.ADMIN:
         raise PermissionDenied("只有系统管理员可以维护节假日")
-    day = _date(date, "date", "日期")
+    day = parse_date(date, "date", "日期")
     holiday, created = Holiday.objects.update_or_create(
         date=day,
         defaults={
@@ -1731,7 +1723,7 @@ def holiday_set(*, scope: Scope, date: dt.date | str, is_working_day: bool, note
 def holiday_delete(*, scope: Scope, date: dt.date | str) -> None:
     if scope.role != Role.ADMIN:
         raise PermissionDenied("只有系统管理员可以维护节假日")
-    day = _date(date, "date", "日期")
+    day = parse_date(date, "date", "日期")
     if Holiday.objects.filter(date=day).delete()[0]:
         audit_log_create(scope=scope, action=AuditAction.DELETE, subject_type="holiday", subject_id=day.isoformat())
 

@@ -36,6 +36,7 @@ from doudi.complaints.choices import (
 )
 from doudi.complaints.models import Attachment, Complaint, Entry, Reminder, Reporter
 from doudi.core.choices import AuditAction, RegionLevel, Role
+from doudi.core.dates import parse_date
 from doudi.core.errors import ApplicationError, NotFound, PermissionDenied, StaleEdit
 from doudi.core.models import Region
 from doudi.core.scope import Scope
@@ -111,15 +112,6 @@ def _choice(value: object, choices: Any, field: str, label: str, *, required: bo
     if text not in choices.values:
         raise ApplicationError("invalid", f"请选择{label}", field)
     return text
-
-
-def _date(value: dt.date | str | None, field: str, label: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ApplicationError("invalid_date", f"{label}格式应为YYYY-MM-DD", field) from None
 
 
 def _audit(scope: Scope, action: str, complaint: Complaint, note: str, before: Mapping[str, Any] | None = None) -> None:
@@ -317,7 +309,7 @@ def complaint_create(
     description = clean_text(description, "description", "具体内容", max_length=MAX_DESCRIPTION)
     who = None if anonymous else _reporter_data(reporter)
     today = _today(today)
-    received = today if public or not received_on else _date(received_on, "received_on", "收到日期")
+    received = today if public or not received_on else parse_date(received_on, "received_on", "收到日期")
     if received > today:
         raise ApplicationError("invalid_date", "收到日期不能晚于今天", "received_on")
     if received < today - dt.timedelta(days=366):
@@ -413,7 +405,7 @@ def _require_status(complaint: Complaint, allowed: Sequence[str], what: str) -> 
 
 
 def _acting_date(value: dt.date | str | None, complaint: Complaint, today: dt.date) -> dt.date:
-    on = today if value in (None, "") else _date(value, "acted_on", "办理日期")
+    on = today if value in (None, "") else parse_date(value, "acted_on", "办理日期")
     if on > today:
         raise ApplicationError("invalid_date", "办理日期不能晚于今天", "acted_on")
     if on < complaint.received_on:
