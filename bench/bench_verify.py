@@ -15,6 +15,9 @@ the load average before and after are recorded (the machine may be shared: compa
    match, rules, write hits and rejects);
 2. ``sql_duckdb``: one hand-written DuckDB SQL query producing the same hits (asserted identical), with the
    job's normalisation and value checks on every row that can affect a hit, but no rejects list;
+   ``sql_validated``: hand-written DuckDB SQL doing the job's whole work (every row checked, checked tables,
+   then the rejects and the hits, both asserted identical to the job's): the like-for-like baseline
+   (``--skip sql-validated`` leaves it out);
 3. ``ingested_store``: ``doudi verify-ingest`` once, then ``doudi verify`` on the stamped store (hits identical);
 4. ``python_loop`` / ``postgres_loop``: a per-household loop on a sample, extrapolated: in memory (SQLite) and
    against PostgreSQL (database ``perf_bench``, created, loaded with COPY, indexed, dropped; one query per member
@@ -263,6 +266,18 @@ def sorted_hits(path: Path) -> pa.Table:
     return t.sort_by([(c, "ascending") for c in ("household_id", "id_number", "rule", "source", "value", "threshold")])
 
 
+def rejects_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.rejects{out.suffix}")
+
+
+def same_rejects(a: Path, b: Path) -> bool:
+    """The same reject rows (schemas compared by type only: the SQL's columns are declared NOT NULL)."""
+    keys = [(c, "ascending") for c in ("source", "row", "reason")]
+    ta = pq.read_table(a)
+    tb = pq.read_table(b).select(ta.column_names).cast(ta.schema)
+    return bool(ta.sort_by(keys).equals(tb.sort_by(keys)))
+
+
 def verify_cmd(data: Path, out: Path, engine: str = "duckdb", extra: list[str] | None = None) -> list[str]:
     return [
         PY, "-m", "doudi.batch.cli", "verify",
@@ -411,6 +426,167 @@ def hand_sql(data: Path, out: Path) -> str:
         status=clean("status"), property_id=clean("property_id"), usage=clean("usage"),
         institution=clean("institution"), account=clean("account"),
     )  # fmt: skip
+
+
+# --- hand-written SQL that also validates every row and lists the same rejects ------------------------------
+# The same work as the job on raw files (the like-for-like baseline): every source row normalised and checked
+# (missing and bad values, the GB 11643 check, exact duplicates), the rejects written with the job's reasons,
+# columns and values, and the hits from the usable rows.  A script of statements: one checked table per source,
+# then one COPY for the rejects and one for the hits (the hits query above, reading the checked tables).
+# (name, kind): kind is "str", "enum:<a>|<b>", "money" (non-negative), or "plain" (a typed value that cannot be bad)
+CHECKED = {
+    "vehicles": [("plate", "str"), ("vehicle_type", "str"), ("value", "money")],
+    "real_estate": [("property_id", "str"), ("usage", "enum:residential|commercial|other"), ("area_m2", "money"),
+                    ("value", "money")],
+    "business": [("company_id", "str"), ("role", "str"), ("registered_capital", "money"),
+                 ("status", "enum:active|closed")],
+    "deposits": [("institution", "str"), ("balance", "money"), ("as_of", "plain")],
+    "securities": [("account", "str"), ("market_value", "money"), ("as_of", "plain")],
+    "pension": [("monthly_amount", "money"), ("as_of", "plain")],
+    "housing_fund": [("monthly_amount", "money"), ("as_of", "plain")],
+    "tax": [("annual_income", "money"), ("year", "plain")],
+    "deaths": [("death_date", "plain")],
+}  # fmt: skip
+
+
+def id_ok_sql(col: str, hi: str = "hi", lo: str = "lo") -> str:
+    """The GB 11643 check of ``col``, given its first 9 and next 8 digits as integers ``hi`` and ``lo``."""
+    terms = " + ".join(
+        f"({hi} // {10 ** (8 - i)} % 10) * {w}" if i < 9 else f"({lo} // {10 ** (16 - i)} % 10) * {w}"
+        for i, w in enumerate(WEIGHTS)
+    )
+    return (
+        f"coalesce(regexp_full_match({col}, '[0-9]{{17}}[0-9X]') "
+        f"AND substr({col}, 18, 1) = substr('10X98765432', 1 + ({terms}) % 11, 1), false)"
+    )
+
+
+def id_parts_sql(col: str) -> str:
+    return f"TRY_CAST(substr({col}, 1, 9) AS BIGINT) AS hi, TRY_CAST(substr({col}, 10, 8) AS BIGINT) AS lo"
+
+
+def checked_sources_sql(data: Path) -> list[str]:
+    """CREATE statements: chk_persons and chk_<kind> (normalised values, first problem code, ID check, row hash)."""
+    stmts = [
+        f"""CREATE TEMP TABLE hh_ids AS SELECT DISTINCT {clean("household_id")} AS household_id
+            FROM read_parquet('{data}/households.parquet')""",
+        f"""CREATE TEMP TABLE chk_persons AS
+            SELECT p.r, p.household_id, p.id_number, p.raw_id, k.household_id IS NOT NULL AS known,
+                   {id_ok_sql("p.id_number", "p.hi", "p.lo")} AS id_ok
+            FROM (SELECT *, {id_parts_sql("id_number")} FROM (
+                    SELECT file_row_number + 1 AS r, {clean("household_id")} AS household_id,
+                           upper({clean("id_number")}) AS id_number, {clean("id_number")} AS raw_id
+                    FROM read_parquet('{data}/persons.parquet', file_row_number = true))) p
+            LEFT JOIN hh_ids k USING (household_id)""",
+    ]
+    for kind, cols in CHECKED.items():
+        values, problems = [], ["WHEN id_number IS NULL THEN 0"]
+        for i, (name, how) in enumerate(cols):
+            if how == "str":
+                values.append(f"{clean(name)} AS {name}")
+            elif how.startswith("enum:"):
+                values.append(f"{clean(name)} AS _t_{name}")
+            else:
+                values.append(name)
+            problems.append(f"WHEN {'_t_' + name if how.startswith('enum:') else name} IS NULL THEN {2 * i + 1}")
+            if how == "money":
+                problems.append(f"WHEN {name} < 0 THEN {2 * i + 2}")
+            elif how.startswith("enum:"):
+                choices = ", ".join(f"'{c}'" for c in how[5:].split("|"))
+                problems.append(f"WHEN lower(_t_{name}) NOT IN ({choices}) THEN {2 * i + 2}")
+        typed = ", ".join(f"lower(_t_{n}) AS {n}, _t_{n}" if how.startswith("enum:") else n for n, how in cols)
+        names = ", ".join(n for n, _ in cols)
+        stmts.append(f"""CREATE TEMP TABLE chk_{kind} AS
+            SELECT r, id_number, nullif(raw_id, id_number) AS raw_id, {typed},
+                   CAST(CASE {" ".join(problems)} END AS TINYINT) AS code,
+                   {id_ok_sql("id_number")} AS id_ok, hash(id_number, {names}) AS h
+            FROM (SELECT *, {id_parts_sql("id_number")} FROM (
+                    SELECT file_row_number + 1 AS r, upper({clean("id_number")}) AS id_number,
+                           {clean("id_number")} AS raw_id, {", ".join(values)}
+                    FROM read_parquet('{data}/sources/{kind}.parquet', file_row_number = true)))""")
+    return stmts
+
+
+def rejects_sql(out: Path) -> str:
+    parts, ctes = [], []
+    for kind, cols in CHECKED.items():
+        names = ", ".join(n for n, _ in cols)
+        reason = ["WHEN 0 THEN 'missing_value'"]
+        column = ["WHEN 0 THEN 'id_number'"]
+        raw = []
+        for i, (name, how) in enumerate(cols):
+            reason += [f"WHEN {2 * i + 1} THEN 'missing_value'", f"WHEN {2 * i + 2} THEN 'bad_value'"]
+            column += [f"WHEN {2 * i + 1} THEN '{name}'", f"WHEN {2 * i + 2} THEN '{name}'"]
+            text = f"_t_{name}" if how.startswith("enum:") else f"CAST({name} AS VARCHAR)"
+            raw.append(f"WHEN {2 * i + 2} THEN {text}")
+        parts.append(f"""
+  SELECT '{kind}' AS source, '{kind}.parquet' AS file, r AS row,
+         CASE WHEN code IS NULL THEN 'invalid_id_number' ELSE CASE code {" ".join(reason)} END END AS reason,
+         CASE WHEN code IS NULL THEN 'id_number' ELSE CASE code {" ".join(column)} END END AS "column",
+         coalesce(raw_id, id_number) AS id_number,
+         CASE WHEN code IS NULL THEN coalesce(raw_id, id_number) ELSE CASE code {" ".join(raw)} END END AS raw_value
+  FROM chk_{kind} WHERE code IS NOT NULL OR NOT id_ok
+  UNION ALL
+  SELECT '{kind}', '{kind}.parquet', c.r, 'duplicate_row', NULL, coalesce(c.raw_id, c.id_number), NULL
+  FROM cand_{kind} c
+  JOIN (SELECT id_number, {names}, min(r) AS first FROM cand_{kind} GROUP BY ALL HAVING count(*) > 1) g
+    USING (id_number, {names})
+  WHERE c.r <> g.first AND c.id_ok""")
+        ctes.append(f"""cand_{kind} AS MATERIALIZED (SELECT * FROM chk_{kind} WHERE code IS NULL AND h IN (
+          SELECT h FROM chk_{kind} WHERE code IS NULL GROUP BY h HAVING count(*) > 1))""")
+    persons = """
+  SELECT 'persons', 'persons.parquet', r,
+         CASE WHEN household_id IS NULL OR id_number IS NULL THEN 'missing_value'
+              WHEN NOT known THEN 'unknown_household' ELSE 'invalid_id_number' END,
+         CASE WHEN household_id IS NULL THEN 'household_id' WHEN id_number IS NULL THEN 'id_number'
+              WHEN NOT known THEN 'household_id' ELSE 'id_number' END,
+         raw_id,
+         CASE WHEN household_id IS NOT NULL AND (id_number IS NULL OR (known AND NOT id_ok)) THEN raw_id END
+  FROM chk_persons WHERE household_id IS NULL OR id_number IS NULL OR NOT known OR NOT id_ok
+  UNION ALL
+  SELECT 'persons', 'persons.parquet', c.r, 'duplicate_row', NULL, c.raw_id, NULL
+  FROM (SELECT * FROM chk_persons WHERE household_id IS NOT NULL AND id_number IS NOT NULL AND known AND id_ok) c
+  JOIN (SELECT household_id, id_number, min(r) AS first FROM chk_persons
+        WHERE household_id IS NOT NULL AND id_number IS NOT NULL AND known AND id_ok
+        GROUP BY ALL HAVING count(*) > 1) g USING (household_id, id_number)
+  WHERE c.r <> g.first"""
+    body = "\n  UNION ALL".join(parts) + "\n  UNION ALL" + persons
+    with_ = "WITH " + ",\n".join(ctes)
+    return f"COPY ({with_}\nSELECT * FROM ({body}\n) ORDER BY source, row, reason) TO '{out}' (FORMAT parquet)"
+
+
+def hand_sql_validated(data: Path, hits_out: Path, rejects_out: Path) -> list[str]:
+    """The statements of the like-for-like baseline: checked tables, the rejects, the hits from usable rows."""
+    hits = hand_sql(data, hits_out)
+    for kind, cols in CHECKED.items():
+        usable = f"(SELECT id_number, {', '.join(n for n, _ in cols)} FROM chk_{kind} WHERE code IS NULL)"
+        hits = hits.replace(f"read_parquet('{data}/sources/{kind}.parquet')", usable)
+    start, end = hits.index("persons AS (SELECT"), hits.index("hhs AS MATERIALIZED")
+    persons = """listed AS (SELECT DISTINCT household_id, id_number, id_ok FROM chk_persons
+           WHERE id_number IS NOT NULL AND household_id IS NOT NULL AND known),
+size AS (SELECT household_id, count(*) AS size FROM listed GROUP BY ALL),
+members AS MATERIALIZED (SELECT household_id, id_number FROM listed WHERE id_ok),
+"""
+    hits = hits[:start] + persons + hits[end:]
+    assert "read_parquet('" + str(data) + "/sources" not in hits
+    return [*checked_sources_sql(data), rejects_sql(rejects_out), hits]
+
+
+SQL_VALIDATED_CHILD = r"""
+import sys, datetime as dt
+import duckdb
+sys.path.insert(0, {src!r})
+from doudi.batch.verification import resolve_parameters
+from doudi.rules.parameters import load_parameters
+con = duckdb.connect()
+con.execute("SET preserve_insertion_order = false")
+pairs = con.execute("SELECT DISTINCT region_code, area FROM read_parquet('{data}/households.parquet') ORDER BY ALL").fetchall()
+params, _ = resolve_parameters(pairs, dt.date.fromisoformat({as_of!r}), load_parameters())
+con.register("params", params)
+con.execute("CREATE MACRO yuan(f) AS (f // 100)::VARCHAR || '.' || lpad((f % 100)::VARCHAR, 2, '0')")
+for statement in {statements!r}:
+    con.execute(statement)
+"""
 
 
 SQL_CHILD = r"""
@@ -744,6 +920,20 @@ def bench(
             print("MISMATCH between the job's hits and the hand-written SQL's", file=sys.stderr)
         results["ratio_job_to_sql"] = round(results["ibis_duckdb"]["seconds"] / results["sql_duckdb"]["seconds"], 2)
         _save(results, outdir)
+    if "sql" not in skip and "sql-validated" not in skip:
+        # Like for like: hand-written SQL doing the job's validation and writing the same rejects.
+        v_out, v_rej = outdir / f"sqlv-{households}.parquet", outdir / f"sqlv-{households}.rejects.parquet"
+        code = SQL_VALIDATED_CHILD.format(src=str(ROOT / "src"), data=data, as_of=AS_OF.isoformat(),
+                                          statements=hand_sql_validated(data, v_out, v_rej))  # fmt: skip
+        results["sql_validated"], _ = _timed([PY, "-c", code], repeat)
+        results["sql_validated"]["identical_hits"] = a.equals(sorted_hits(v_out))
+        results["sql_validated"]["identical_rejects"] = same_rejects(rejects_path(ibis_out), v_rej)
+        if not (results["sql_validated"]["identical_hits"] and results["sql_validated"]["identical_rejects"]):
+            print("MISMATCH between the job's output and the validating hand-written SQL's", file=sys.stderr)
+        results["ratio_job_to_sql_validated"] = round(
+            results["ibis_duckdb"]["seconds"] / results["sql_validated"]["seconds"], 2
+        )
+        _save(results, outdir)
     if "ingested" not in skip:
         # Production path: sources validated once when received (verify-ingest), verified many times.
         store = DATA / f"hh{households}" / "store"
@@ -845,7 +1035,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=2_000, help="households in the in-memory loop sample (0: skip)")
     ap.add_argument("--pg-sample", type=int, default=1_000, help="households in the PostgreSQL loop sample (0: skip)")
     ap.add_argument("--pg-keep", action="store_true", help=f"keep the {PG_DB} database afterwards")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: sql, ingested, spark")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: sql, sql-validated, ingested, spark")
     ap.add_argument("--skip-spark", action="store_true", help="same as --skip spark")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the job and of the SQL (the fastest is kept)")
     ap.add_argument("--threads", type=int, default=None)
@@ -891,6 +1081,11 @@ def print_table(r: dict[str, Any]) -> None:
         sql = r["sql_duckdb"]
         rows.append(("hand-written DuckDB SQL", sql["seconds"], sql["peak_rss_mib"],
                      f"cpu {sql['cpu_seconds']}s identical={r['sql_identical']} job/sql={r['ratio_job_to_sql']}"))  # fmt: skip
+    if "sql_validated" in r:
+        sv = r["sql_validated"]
+        rows.append(("hand SQL, validating (same rejects)", sv["seconds"], sv["peak_rss_mib"],
+                     f"cpu {sv['cpu_seconds']}s hits={sv['identical_hits']} rejects={sv['identical_rejects']} "
+                     f"job/sql={r['ratio_job_to_sql_validated']}"))  # fmt: skip
     if "ingested_store" in r:
         st = r["ingested_store"]
         rows.append(

@@ -19,6 +19,7 @@ import typer
 from .errors import BatchInputError
 
 OUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+MEMORY_HELP = "DuckDB 内存上限（默认按户数：2GB 起，每百万户约 0.8GB，至多本机内存的 60%；超出部分写入临时目录）"
 
 
 def _fail(code: str, message: str, field: str) -> None:
@@ -64,7 +65,7 @@ def verify(
     param: Annotated[list[str] | None, typer.Option("--param", help="参数覆盖 PATH=VALUE，可重复")] = None,
     rejects: Annotated[Path | None, typer.Option(help="拒收行输出文件（默认：<out>.rejects.<ext>）")] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB 线程数（默认：全部核心）")] = None,
-    memory_limit: Annotated[str | None, typer.Option(help="DuckDB 内存上限（默认 2GB；超出部分写入临时目录）")] = None,
+    memory_limit: Annotated[str | None, typer.Option(help=MEMORY_HELP)] = None,
 ) -> None:
     """核对 Verify households against other departments' data; one output row per hit, JSON summary on stdout."""
     if out.suffix.lower() not in OUT_FORMATS:

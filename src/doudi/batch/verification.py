@@ -506,6 +506,7 @@ def run_verification(
     with _engine(engine, engine_options or {}) as eng:
         report("读取家庭与成员 reading households and persons", 0, 4)
         hh, hh_raw, has_declared = _load_households(eng, Path(households))
+        eng.size_for(int(hh_raw.rows or 0))
         persons_t, p_raw = _load_persons(eng, Path(persons), hh)
         files, ignored = discover_sources(Path(sources_dir))
         steps = 4 + len(files)

@@ -1,0 +1,43 @@
+"""The DuckDB engine's memory limit: the default, sizing by households, and an explicit limit kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from doudi.batch.engines import DuckDBEngine, auto_memory_limit_mib
+
+
+def _limit(engine: DuckDBEngine) -> str:
+    return str(engine.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    ("households", "machine_mib", "expected"),
+    [
+        (1_000, 24_000, 2048),  # small runs keep the 2 GB default
+        (1_000_000, 24_000, 2048),
+        (3_000_000, 24_000, 2460),  # 0.82 GB per million households above that
+        (10_000_000, 24_000, 8200),  # what the 10M benchmark needed (8 GB)
+        (30_000_000, 24_000, 14_400),  # at most 60 % of the machine
+        (1_000, 2_000, 1200),  # a small machine: 60 % of it, not the 2 GB default
+    ],
+)
+def test_the_automatic_memory_limit_grows_with_the_households_within_the_machine(households, machine_mib, expected):
+    assert auto_memory_limit_mib(households, machine_mib) == expected
+
+
+def test_an_engine_without_a_limit_is_sized_for_the_run_and_an_explicit_limit_is_kept():
+    auto = DuckDBEngine()
+    explicit = DuckDBEngine(memory_limit="1GB")
+    try:
+        before = _limit(auto)
+        auto.size_for(100)
+        assert _limit(auto) == before  # small run: the default stays
+        auto.size_for(10_000_000)
+        assert auto.memory_limit.endswith("MiB") and _limit(auto) != before
+        explicit.size_for(10_000_000)
+        assert explicit.memory_limit == "1GB" and _limit(explicit) != _limit(auto)
+        assert _limit(explicit).startswith("953")  # DuckDB shows 1 GB (10^9 bytes) as 953.6 MiB
+    finally:
+        auto.close()
+        explicit.close()
