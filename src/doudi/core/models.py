@@ -1,4 +1,4 @@
-"""Regions, users bound to a region and a role, the append-only audit log, login throttling."""
+"""Regions, users bound to a region and a role, the append-only audit log, login throttling, rate counters."""
 
 from __future__ import annotations
 
@@ -110,6 +110,19 @@ class LoginAttempt(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     client_hash = models.CharField(max_length=64)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class RateCounter(models.Model):
+    """Requests of one client in one window of one rate-limit bucket (core/ratelimit.py).
+
+    ``key`` is ``bucket:hash:window start``; the client's address is part of it only as a keyed hash. Rows of
+    ended windows are deleted when a new window starts. Kept in the database so that every worker process and
+    every application server counts against one budget.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
 
 
 class ApiToken(models.Model):

@@ -1,8 +1,11 @@
-"""Rate limiting for public (anonymous) endpoints, on Django's cache framework.
+"""Rate limiting for public (anonymous) endpoints: fixed-window counters in the database.
 
-A fixed-window counter per (bucket, client): `cache.add` starts the window, `cache.incr` counts, so the check is
-one or two cache round-trips and never touches the database. The client is the caller's IP address, hashed with
-the secret key before it becomes part of a cache key (no address is kept in the clear).
+A counter per (bucket, client, window): one atomic ``UPDATE … SET count = count + 1`` (or an INSERT when the
+window starts), then a read of the count; the rows of ended windows are deleted when a new window starts. The
+counters live in the database (``core.RateCounter``), like the failed logins, so that every worker process and
+every application server counts against one budget without a cache server. The client is the caller's IP
+address, hashed with the secret key before it becomes part of a key (no address is kept in the clear).
+Counting commits at once (requests are not atomic), so a submission that fails later still counts.
 
 **Behind a reverse proxy** every request arrives from the proxy's address, so all visitors would share one
 budget. Set `DOUDI_TRUSTED_PROXY_HOPS` to the number of proxies in front of the application (nginx alone = 1):
@@ -10,14 +13,11 @@ the client is then the address that many hops from the right of `X-Forwarded-For
 proxy saw. Left at 0 (the default), `X-Forwarded-For` is ignored, because any client can send that header and
 would otherwise choose its own key. The proxy must *append* to the header (nginx:
 `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`).
-
-The counters live in `settings.CACHES["default"]`. With the local-memory cache each worker process counts on
-its own (a limit of N per window becomes N × workers); a shared cache (Redis, Memcached, the database cache)
-gives one count for the installation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import time
@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 
 from doudi.core.errors import ApplicationError
+from doudi.core.models import RateCounter
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,16 +78,30 @@ def hit(limit: Limit, client: str, *, now: float | None = None) -> int:
     """Count one request of `client` in `limit.bucket`; raise RateLimited once the window's budget is spent."""
     moment = time.time() if now is None else now
     window_start = int(moment // limit.window) * limit.window
-    key = _key(limit.bucket, client, window_start)
-    cache.add(key, 0, timeout=limit.window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=limit.window + 1)
-        count = 1
+    count = _increment(_key(limit.bucket, client, window_start), ends=window_start + limit.window, now=moment)
     if count > limit.limit:
         raise RateLimited(retry_after=max(1, window_start + limit.window - int(moment)))
     return count
+
+
+def _increment(key: str, *, ends: int, now: float) -> int:
+    """Add one to the counter ``key`` (created for a window ending at ``ends``); returns its new value."""
+    counters = RateCounter.objects
+    with transaction.atomic():
+        if not counters.filter(key=key).update(count=F("count") + 1):
+            try:
+                with transaction.atomic():
+                    counters.create(key=key, count=1, expires_at=dt.datetime.fromtimestamp(ends, tz=dt.UTC))
+            except IntegrityError:  # a concurrent request started the window first
+                counters.filter(key=key).update(count=F("count") + 1)
+            else:  # a new window: the counters of ended windows go
+                counters.filter(expires_at__lte=dt.datetime.fromtimestamp(now, tz=dt.UTC)).delete()
+        return int(counters.filter(key=key).values_list("count", flat=True).get())
+
+
+def reset() -> None:
+    """Forget every counter (the access-matrix tests call public forms more often than a person may)."""
+    RateCounter.objects.all().delete()
 
 
 def check(request: HttpRequest, *limits: Limit) -> None:

@@ -1,20 +1,15 @@
-"""Rate limiting on the cache: a fixed window per bucket and client; the client from REMOTE_ADDR, or from
-X-Forwarded-For only behind the configured number of trusted proxies."""
+"""Rate limiting with counters in the database: a fixed window per bucket and client; the client from
+REMOTE_ADDR, or from X-Forwarded-For only behind the configured number of trusted proxies."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.test import RequestFactory
 
 from doudi.core import ratelimit
+from doudi.core.models import RateCounter
 
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.django_db
 
 
 def test_a_client_may_use_its_budget_then_is_refused_until_the_window_ends():
@@ -29,9 +24,35 @@ def test_a_client_may_use_its_budget_then_is_refused_until_the_window_ends():
     assert ratelimit.hit(limit, "1.2.3.4", now=now + 60) == 1  # the next window
 
 
-def test_cache_keys_do_not_contain_the_address():
+def test_counter_keys_do_not_contain_the_address():
     key = ratelimit._key("t", "203.0.113.7", 0)
     assert "203.0.113.7" not in key
+    ratelimit.hit(ratelimit.Limit("t", 3, 60), "203.0.113.7")
+    keys = list(RateCounter.objects.values_list("key", flat=True))
+    assert keys and all("203.0.113" not in k for k in keys)
+
+
+def test_the_count_is_one_row_in_the_database_shared_by_every_worker_and_ended_windows_are_deleted():
+    limit = ratelimit.Limit("shared", limit=5, window=60)
+    now = 2_000_010.0
+    ratelimit.hit(limit, "1.2.3.4", now=now)
+    ratelimit.hit(limit, "1.2.3.4", now=now + 1)
+    # Another process reads the same row: what it counts continues the same budget.
+    (row,) = RateCounter.objects.all()
+    assert row.count == 2 and row.expires_at.timestamp() == 2_000_040
+    assert ratelimit.hit(limit, "1.2.3.4", now=now + 2) == 3
+    # The next window starts a new counter, and the ended one is deleted then.
+    assert ratelimit.hit(limit, "1.2.3.4", now=now + 60) == 1
+    assert RateCounter.objects.count() == 1 and RateCounter.objects.get().expires_at.timestamp() == 2_000_100
+
+
+def test_reset_forgets_every_counter():
+    limit = ratelimit.Limit("r", limit=1, window=60)
+    ratelimit.hit(limit, "1.2.3.4")
+    with pytest.raises(ratelimit.RateLimited):
+        ratelimit.hit(limit, "1.2.3.4")
+    ratelimit.reset()
+    assert ratelimit.hit(limit, "1.2.3.4") == 1
 
 
 def test_x_forwarded_for_is_ignored_without_trusted_proxies(settings):
