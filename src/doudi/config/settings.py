@@ -158,6 +158,12 @@ DOUDI_IMPORT_MAX_ROWS = int(os.environ.get("DOUDI_IMPORT_MAX_ROWS", "200000"))
 # whose X-Forwarded-For entries are trusted (0 = ignore the header). See doudi/core/ratelimit.py.
 DOUDI_TRUSTED_PROXY_HOPS = int(os.environ.get("DOUDI_TRUSTED_PROXY_HOPS", "0"))
 
+# Verification runs started from the pages or the API (doudi/verification/jobs.py): DuckDB threads, and its memory
+# limit (e.g. "4GB"; empty = sized to the run: 2 GB, about 0.82 GB per million households above 2.5M, at most 60 %
+# of the machine; see docs/verification.md §4).
+DOUDI_BATCH_THREADS = int(os.environ.get("DOUDI_BATCH_THREADS", "2"))
+DOUDI_BATCH_MEMORY_LIMIT = os.environ.get("DOUDI_BATCH_MEMORY_LIMIT", "").strip()
+
 # Login throttling: failures per (username, client) inside the window lock further attempts.
 DOUDI_LOGIN_MAX_FAILURES = int(os.environ.get("DOUDI_LOGIN_MAX_FAILURES", "5"))
 DOUDI_LOGIN_LOCK_SECONDS = int(os.environ.get("DOUDI_LOGIN_LOCK_SECONDS", "900"))

@@ -349,7 +349,7 @@ def run_execute(*, run_id: int, on_progress: Callable[[int, str], None] | None =
             overrides=run.overrides or None,
             progress=progress.job,
             parameters=current_parameter_set(),
-            engine_options={"threads": int(getattr(settings, "DOUDI_BATCH_THREADS", 2))},
+            engine_options=services.engine_options(),
         )
         timings["job"] = round(time.perf_counter() - started, 3)
         _write_back(run, result, persons, households, batches, timings, progress)

@@ -83,6 +83,15 @@ def evidence_max_bytes() -> int:
     return int(getattr(settings, "DOUDI_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024))
 
 
+def engine_options() -> dict[str, Any]:
+    """DuckDB options for ingestion and runs from the settings: threads, and the memory limit if one is set
+    (otherwise a run sizes it to its households: docs/verification.md §4)."""
+    options: dict[str, Any] = {"threads": int(settings.DOUDI_BATCH_THREADS)}
+    if settings.DOUDI_BATCH_MEMORY_LIMIT:
+        options["memory_limit"] = settings.DOUDI_BATCH_MEMORY_LIMIT
+    return options
+
+
 def var_dir() -> Path:
     return Path(settings.VAR_DIR)
 
@@ -235,7 +244,7 @@ def source_ingest(
             raise ApplicationError(
                 "duplicate_batch", f"文件“{name}”与该区域在用的{label}数据完全相同，无需重复上传", "file", status=409
             )
-        engine = connect("duckdb", threads=int(getattr(settings, "DOUDI_BATCH_THREADS", 2)))
+        engine = connect("duckdb", **engine_options())
         try:
             report = ingest_source(engine, raw, store, kind=kind)
         except BatchInputError as exc:

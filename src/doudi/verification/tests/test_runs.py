@@ -134,6 +134,26 @@ def test_a_refused_job_names_the_problem(actors, tree, monkeypatch):
     assert "parameters.dibao.standard" in failed.error
 
 
+def test_a_run_takes_its_duckdb_threads_and_memory_limit_from_the_settings(actors, tree, monkeypatch, settings):
+    households = _recipients(actors, tree, 1)
+    _vehicles_for(actors, households)
+    from doudi.batch.errors import BatchInputError
+
+    seen: list[dict] = []
+
+    def record(*args, **kwargs):
+        seen.append(kwargs["engine_options"])
+        raise BatchInputError("stopped", "enough", "test")
+
+    monkeypatch.setattr("doudi.batch.verification.run_verification", record)
+    settings.DOUDI_BATCH_THREADS, settings.DOUDI_BATCH_MEMORY_LIMIT = 1, ""
+    _execute(services.run_create(scope=actors.cv, kind="yearly", region_code=tree.township.code))
+    settings.DOUDI_BATCH_MEMORY_LIMIT = "3GB"
+    _execute(services.run_create(scope=actors.cv, kind="yearly", region_code=tree.township.code))
+    # No limit set: the job sizes DuckDB's memory to the run (docs/verification.md §4); a set limit is passed on.
+    assert seen == [{"threads": 1}, {"threads": 1, "memory_limit": "3GB"}]
+
+
 def test_the_worker_picks_queued_runs_in_order(actors, tree):
     households = _recipients(actors, tree, 2)
     _vehicles_for(actors, households)
