@@ -15,6 +15,7 @@ the load average before and after are recorded (the machine may be shared: compa
    match, rules, write hits and rejects);
 2. ``sql_duckdb``: one hand-written DuckDB SQL query producing the same hits (asserted identical), with the
    job's normalisation and value checks on every row that can affect a hit, but no rejects list;
+   ``ibis_duckdb_csv``: the same command on the same data written as UTF-8 CSV (``--skip csv`` leaves it out);
    ``sql_validated``: hand-written DuckDB SQL doing the job's whole work (every row checked, checked tables,
    then the rejects and the hits, both asserted identical to the job's): the like-for-like baseline
    (``--skip sql-validated`` leaves it out);
@@ -264,6 +265,23 @@ def sorted_hits(path: Path) -> pa.Table:
     t = pq.read_table(path)
     t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
     return t.sort_by([(c, "ascending") for c in ("household_id", "id_number", "rule", "source", "value", "threshold")])
+
+
+def csv_copy(data: Path) -> Path:
+    """The data set as CSV files beside it (``hh<N>-csv/``), written once by DuckDB, outside every timing."""
+    out = data.with_name(f"{data.name}-csv")
+    if (out / "DONE").exists():
+        return out
+    import duckdb
+
+    (out / "sources").mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    files = [data / "households.parquet", data / "persons.parquet", *sorted((data / "sources").glob("*.parquet"))]
+    for f in files:
+        target = out / f.relative_to(data).with_suffix(".csv")
+        con.execute(f"COPY (SELECT * FROM read_parquet('{f}')) TO '{target}' (HEADER)")
+    (out / "DONE").write_text("csv")
+    return out
 
 
 def rejects_path(out: Path) -> Path:
@@ -896,6 +914,18 @@ def bench(
                               "rejects": summary["rejects"]}  # fmt: skip
     _save(results, outdir)
     a = sorted_hits(ibis_out)
+    if "csv" not in skip:
+        # The same data as UTF-8 CSV files (what most offices send): parsing, not only validating, every value.
+        cdata = csv_copy(data)
+        csv_out = outdir / f"ibis-csv-{households}.parquet"
+        cmd = verify_cmd(data, csv_out, extra=extra)
+        for flag, name in (("--households", "households.csv"), ("--persons", "persons.csv")):
+            cmd[cmd.index(flag) + 1] = str(cdata / name)
+        cmd[cmd.index("--sources") + 1] = str(cdata / "sources")
+        figures, stdout = _timed(cmd, repeat)
+        results["ibis_duckdb_csv"] = {**figures, "identical_hits": a.equals(sorted_hits(csv_out)),
+                                      "rejects": json.loads(stdout)["rejects"]}  # fmt: skip
+        _save(results, outdir)
     if "sql" not in skip:
         sql_out = outdir / f"sql-{households}.parquet"
         code = SQL_CHILD.format(
@@ -1022,7 +1052,9 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=2_000, help="households in the in-memory loop sample (0: skip)")
     ap.add_argument("--pg-sample", type=int, default=1_000, help="households in the PostgreSQL loop sample (0: skip)")
     ap.add_argument("--pg-keep", action="store_true", help=f"keep the {PG_DB} database afterwards")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: sql, sql-validated, ingested, spark")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated phases to skip: csv, sql, sql-validated, ingested, spark"
+    )
     ap.add_argument("--skip-spark", action="store_true", help="same as --skip spark")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the job and of the SQL (the fastest is kept)")
     ap.add_argument("--threads", type=int, default=None)
@@ -1064,6 +1096,10 @@ def print_table(r: dict[str, Any]) -> None:
             f"cpu {job['cpu_seconds']}s load {job['load_before']}",
         )
     ]
+    if "ibis_duckdb_csv" in r:
+        c = r["ibis_duckdb_csv"]
+        rows.append(("doudi verify, the same data as CSV", c["seconds"], c["peak_rss_mib"],
+                     f"cpu {c['cpu_seconds']}s identical={c['identical_hits']}"))  # fmt: skip
     if "sql_duckdb" in r:
         sql = r["sql_duckdb"]
         rows.append(("hand-written DuckDB SQL", sql["seconds"], sql["peak_rss_mib"],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -50,7 +51,7 @@ class Engine:
         return expr
 
     def release(self, table: ir.Table) -> None:
-        """Free a table made by :meth:`materialise`."""
+        """Free a table made by :meth:`materialise`, or a file or Arrow table brought in (its rows, once read)."""
 
     def close(self) -> None:
         """Release the connection (a Spark session passed in by the caller is left running)."""
@@ -107,6 +108,7 @@ class DuckDBEngine(Engine):
         con.raw_sql(f"SET temp_directory = '{self.temp_directory.replace(chr(39), '')}'")
         # Insertion order is irrelevant (results are sorted) and keeping it costs memory.
         con.raw_sql("SET preserve_insertion_order = false")
+        self._views: set[str] = set()
         super().__init__(con)
 
     def size_for(self, households: int) -> None:
@@ -117,8 +119,18 @@ class DuckDBEngine(Engine):
             self.memory_limit = f"{mib}MiB"
             self.con.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
 
+    def from_arrow(self, table: pa.Table) -> ir.Table:
+        # Registered under a name of our own (zero-copy), so that :meth:`release` can unregister it: Ibis keeps a
+        # memtable registered until the process exits, which holds every CSV file read in a run in memory.
+        name = _name("arrow")
+        self.con.con.register(name, table)
+        self._views.add(name)
+        return self.con.table(name)
+
     def read_parquet(self, path: Path) -> ir.Table:
-        t = self.con.read_parquet(str(path), table_name=_name("pq"), file_row_number=True)
+        name = _name("pq")
+        self._views.add(name)
+        t = self.con.read_parquet(str(path), table_name=name, file_row_number=True)
         if ROW_COL in t.columns:
             return t.drop("file_row_number")
         return t.rename({ROW_COL: "file_row_number"}).mutate(**{ROW_COL: ibis._[ROW_COL] + 1})
@@ -137,7 +149,26 @@ class DuckDBEngine(Engine):
         return self.con.create_table(_name("tmp"), expr, temp=True)
 
     def release(self, table: ir.Table) -> None:
-        self.con.drop_table(table.get_name(), force=True)
+        try:
+            name = table.get_name()
+        except AttributeError:  # a file read with a projection on top (read_parquet): the view beneath it
+            for op in table.op().find(ops.DatabaseTable):
+                self._drop_view(op.name)
+            return
+        if name in self._views:
+            self._drop_view(name)
+        else:
+            self.con.drop_table(name, force=True)
+
+    def _drop_view(self, name: str) -> None:
+        """Forget a file or an Arrow table brought in (only its name: the file stays; Arrow rows are freed)."""
+        if name not in self._views:
+            return
+        self._views.discard(name)
+        if name.startswith("doudi_arrow_"):
+            self.con.con.unregister(name)
+        else:
+            self.con.raw_sql(f'DROP VIEW IF EXISTS "{name}"')
 
     def close(self) -> None:
         self.con.disconnect()

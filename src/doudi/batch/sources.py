@@ -19,11 +19,13 @@ added to every row: ``_source_file``, ``_source_sha256``, ``_ingested_at`` (UTC,
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,29 +225,50 @@ class RawTable:
     stored_rejects: pa.Table | None = None  # the rejects file written next to it, if any
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes; returns (text, encoding) where encoding is utf-8, gbk or mixed (utf-8+gbk).
+_CHUNK = 1 << 22  # bytes read at a time when checking and transcoding CSV files
+BOM = b"\xef\xbb\xbf"
 
-    Lines that are neither UTF-8 nor GB18030 are decoded with U+FFFD and their rows rejected later.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file is UTF-8 (read in chunks: the file is never held in memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return data.decode("utf-8"), "utf-8"
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        pass
-    out: list[str] = []
-    utf8_lines = gbk_lines = 0
-    for line in data.split(b"\n"):
-        try:
-            text = line.decode("utf-8")
-            if not line.isascii():
-                utf8_lines += 1
-        except UnicodeDecodeError:
-            text = line.decode("gb18030", errors="replace")
-            gbk_lines += 1
-        out.append(text)
-    return "\n".join(out), ("mixed(utf-8+gbk)" if utf8_lines else "gbk")
+        return False
+    return True
+
+
+def _transcode(path: Path, target: Path) -> str:
+    """Write ``path`` as UTF-8 to ``target`` line by line; returns the encoding found: gbk or mixed(utf-8+gbk).
+
+    Each line is decoded as UTF-8, else as GB18030; lines that are neither are decoded with U+FFFD and their
+    rows rejected later (``encoding_error``).
+    """
+    utf8_lines = 0
+    with path.open("rb") as src, target.open("wb") as dst:
+        for n, line in enumerate(src):
+            if n == 0 and line.startswith(BOM):
+                line = line[3:]
+            try:
+                text = line.decode("utf-8")
+                if not line.isascii():
+                    utf8_lines += 1
+            except UnicodeDecodeError:
+                text = line.decode("gb18030", errors="replace")
+            dst.write(text.encode("utf-8"))
+    return "mixed(utf-8+gbk)" if utf8_lines else "gbk"
+
+
+def _only_blanks(path: Path) -> bool:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            if chunk.strip():
+                return False
+    return True
 
 
 def _header(text: str, where: str) -> list[str]:
@@ -267,23 +290,33 @@ def _check_names(names: list[str], where: str) -> None:
 
 
 def read_csv_arrow(path: Path, where: str) -> tuple[pa.Table, str, list[dict[str, Any]]]:
-    """Read a CSV file as all-string columns with ``_source_row``; returns (table, encoding, malformed rows)."""
-    data = path.read_bytes()
-    if not data.strip():
+    """Read a CSV file as all-string columns with ``_source_row``; returns (table, encoding, malformed rows).
+
+    A UTF-8 file (the common case) is parsed by pyarrow straight from the file; a GBK or mixed file is first
+    transcoded to UTF-8 in a temporary file, line by line. Either way the file is never held in memory as text.
+    """
+    if _only_blanks(path):
         raise BatchInputError("empty_file", "the file is empty (not even a header row)", where)
-    text, encoding = _decode(data)
-    names = _header(text, where)
-    payload = text.encode("utf-8")
+    with path.open("rb") as fh:
+        first = fh.readline()
+    if first.startswith(BOM):
+        first = first[3:]
+    utf8 = _is_utf8(path)
+    try:
+        head = first.decode("utf-8")
+    except UnicodeDecodeError:
+        head = first.decode("gb18030", errors="replace")
+    names = _header(head, where)
     bad: list[tuple[int | None, str]] = []
 
     def on_invalid(row: Any) -> str:
         bad.append((row.number, row.text))
         return "skip"
 
-    def parse(threads: bool) -> pa.Table:
+    def parse(source: Path, threads: bool) -> pa.Table:
         bad.clear()
         return pv.read_csv(
-            io.BytesIO(payload),
+            source,
             read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
             convert_options=pv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
@@ -291,12 +324,22 @@ def read_csv_arrow(path: Path, where: str) -> tuple[pa.Table, str, list[dict[str
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid),
         )
 
-    try:
-        table = parse(True)
-        if bad:  # row numbers of malformed rows are only known when parsing on one thread
-            table = parse(False)
-    except pa.ArrowInvalid as exc:
-        raise BatchInputError("unreadable_file", f"not a readable CSV file: {exc}", where) from None
+    def read(source: Path) -> pa.Table:
+        try:
+            table = parse(source, True)
+            if bad:  # row numbers of malformed rows are only known when parsing on one thread
+                table = parse(source, False)
+        except pa.ArrowInvalid as exc:
+            raise BatchInputError("unreadable_file", f"not a readable CSV file: {exc}", where) from None
+        return table
+
+    if utf8:
+        encoding, table = "utf-8", read(path)
+    else:
+        with tempfile.TemporaryDirectory(prefix="doudi-csv-") as tmp:
+            utf8_copy = Path(tmp) / "utf8.csv"
+            encoding = _transcode(path, utf8_copy)
+            table = read(utf8_copy)
     # pyarrow numbers records from the header (= 1); a data row's number is that minus one.
     skipped = np.array(sorted(int(n) - 1 for n, _ in bad if n is not None), dtype=np.int64)
     total = table.num_rows + len(bad)

@@ -532,6 +532,8 @@ def run_verification(
             size=hh_full["size"].fill_null(0).cast("int64"),
         )
         hh_m = eng.materialise(hh_full)
+        eng.release(hh_raw.table)  # the raw rows of households and persons are read: only their metadata stays
+        eng.release(p_raw.table)
         members_m = per_person.filter(per_person._id_ok).select("household_id", "id_number")
 
         # The persons' rejects now: their rows are then freed.
@@ -585,6 +587,7 @@ def run_verification(
                 reject_tables.append(load_rejects_table(kind, raw))
             for table in parsed:
                 eng.release(table)
+            eng.release(raw.table)  # the file's rows (for CSV and Excel, an Arrow table) are no longer needed
 
         report("规则 applying the rules", steps - 2, steps)
         hits_expr, skipped = build_hits(hh=hh_m, matched=matched, as_of=as_of, has_declared=has_declared)

@@ -41,3 +41,28 @@ def test_an_engine_without_a_limit_is_sized_for_the_run_and_an_explicit_limit_is
     finally:
         auto.close()
         explicit.close()
+
+
+def test_released_inputs_are_forgotten_by_duckdb_so_their_rows_can_be_freed(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    engine = DuckDBEngine()
+    try:
+        arrow = engine.from_arrow(pa.table({"id_number": ["a", "b"]}))
+        pq.write_table(pa.table({"id_number": ["c"]}), tmp_path / "deaths.parquet")
+        parquet = engine.read_parquet(tmp_path / "deaths.parquet")  # a projection over a view
+        kept = engine.materialise(arrow.select("id_number"))
+        assert engine.to_arrow(parquet).num_rows == 1 and engine.to_arrow(kept).num_rows == 2
+
+        def names() -> set[str]:
+            return {r[0] for r in engine.con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall()}
+
+        before = names()
+        engine.release(arrow)
+        engine.release(parquet)
+        gone = before - names()
+        assert len(gone) == 2 and all(n.startswith(("doudi_arrow_", "doudi_pq_")) for n in gone)
+        assert engine.to_arrow(kept).num_rows == 2  # what was computed from them stays
+    finally:
+        engine.close()
