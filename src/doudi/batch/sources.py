@@ -754,6 +754,7 @@ def ingest_source(
         rejects = pa.concat_tables([rejects, load_rejects_table(kind, raw)]).sort_by("row")
     for table in made:
         engine.release(table)
+    engine.release(raw.table)  # an engine ingesting several files keeps only one file's rows at a time
     rejects_path = out_dir / f"{kind}.rejects.parquet"
     pq.write_table(rejects, rejects_path)
     reasons: dict[str, int] = {}
