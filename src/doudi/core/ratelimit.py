@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from django.http import HttpRequest
 
 from doudi.core.errors import ApplicationError
 from doudi.core.models import RateCounter
+from doudi.core.services import client_hash
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def _key(bucket: str, client: str, window_start: int) -> str:
-    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{client}".encode()).hexdigest()[:32]
+    digest = client_hash(client)[:32]
     return f"doudi:rl:{bucket}:{digest}:{window_start}"
 
 

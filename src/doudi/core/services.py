@@ -115,7 +115,8 @@ def region_create(
     return region
 
 
-def _client_hash(client: str) -> str:
+def client_hash(client: str) -> str:
+    """A client address as stored or used in keys: keyed with the secret key, never in the clear."""
     return hashlib.sha256(f"{settings.SECRET_KEY}:{client}".encode()).hexdigest()
 
 
@@ -127,7 +128,7 @@ def login_is_locked(*, username: str) -> bool:
 
 @transaction.atomic
 def login_failure_record(*, username: str, client: str) -> None:
-    LoginAttempt.objects.create(username=username.lower()[:150], client_hash=_client_hash(client))
+    LoginAttempt.objects.create(username=username.lower()[:150], client_hash=client_hash(client))
 
 
 @transaction.atomic
