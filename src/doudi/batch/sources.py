@@ -242,23 +242,27 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
+def _decode_line(line: bytes) -> tuple[str, bool]:
+    """One line of a CSV file as text, and whether it was UTF-8 with non-ASCII characters.
+
+    UTF-8, else GB18030; bytes that are neither become U+FFFD and the row is rejected later (``encoding_error``).
+    """
+    try:
+        return line.decode("utf-8"), not line.isascii()
+    except UnicodeDecodeError:
+        return line.decode("gb18030", errors="replace"), False
+
+
 def _transcode(path: Path, target: Path) -> str:
     """Write ``path`` as UTF-8 to ``target`` line by line; returns the encoding found: gbk or mixed(utf-8+gbk).
 
-    Each line is decoded as UTF-8, else as GB18030; lines that are neither are decoded with U+FFFD and their
-    rows rejected later (``encoding_error``).
+    Each line is decoded by :func:`_decode_line`.
     """
     utf8_lines = 0
     with path.open("rb") as src, target.open("wb") as dst:
         for n, line in enumerate(src):
-            if n == 0 and line.startswith(BOM):
-                line = line[3:]
-            try:
-                text = line.decode("utf-8")
-                if not line.isascii():
-                    utf8_lines += 1
-            except UnicodeDecodeError:
-                text = line.decode("gb18030", errors="replace")
+            text, utf8 = _decode_line(line[3:] if n == 0 and line.startswith(BOM) else line)
+            utf8_lines += utf8
             dst.write(text.encode("utf-8"))
     return "mixed(utf-8+gbk)" if utf8_lines else "gbk"
 
@@ -301,12 +305,7 @@ def read_csv_arrow(path: Path, where: str) -> tuple[pa.Table, str, list[dict[str
         first = fh.readline()
     if first.startswith(BOM):
         first = first[3:]
-    utf8 = _is_utf8(path)
-    try:
-        head = first.decode("utf-8")
-    except UnicodeDecodeError:
-        head = first.decode("gb18030", errors="replace")
-    names = _header(head, where)
+    names = _header(_decode_line(first)[0], where)
     bad: list[tuple[int | None, str]] = []
 
     def on_invalid(row: Any) -> str:
@@ -333,7 +332,7 @@ def read_csv_arrow(path: Path, where: str) -> tuple[pa.Table, str, list[dict[str
             raise BatchInputError("unreadable_file", f"not a readable CSV file: {exc}", where) from None
         return table
 
-    if utf8:
+    if _is_utf8(path):
         encoding, table = "utf-8", read(path)
     else:
         with tempfile.TemporaryDirectory(prefix="doudi-csv-") as tmp:
