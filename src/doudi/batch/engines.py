@@ -115,7 +115,7 @@ class DuckDBEngine(Engine):
         if not self._auto_memory:
             return  # an explicit limit is kept as given
         mib = auto_memory_limit_mib(households)
-        if mib > 2048:
+        if mib != 2048:  # the default stays as set; larger runs get more, a small machine less
             self.memory_limit = f"{mib}MiB"
             self.con.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
 

@@ -43,6 +43,16 @@ def test_an_engine_without_a_limit_is_sized_for_the_run_and_an_explicit_limit_is
         explicit.close()
 
 
+def test_on_a_small_machine_the_engine_takes_the_smaller_limit(monkeypatch):
+    monkeypatch.setattr("doudi.batch.engines.machine_memory_mib", lambda: 2_000)
+    engine = DuckDBEngine()
+    try:
+        engine.size_for(100)
+        assert engine.memory_limit == "1200MiB" and _limit(engine).startswith("1.1")  # 1200 MiB = 1.1 GiB
+    finally:
+        engine.close()
+
+
 def test_released_inputs_are_forgotten_by_duckdb_so_their_rows_can_be_freed(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
